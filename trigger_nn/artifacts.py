@@ -1,0 +1,308 @@
+"""The files stages hand each other: small frozen dataclasses saved as JSON.
+
+Every artifact carries ``schema_version``; a file of another version, or one
+missing, is an :class:`ArtifactError` naming the file and the stage that writes it.
+Files are written to a temporary name and moved into place, so an interrupted
+stage never leaves an artifact that looks valid.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+import types
+import typing
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Self
+
+import numpy as np
+
+from .errors import ArtifactError
+
+SCHEMA_VERSION = 1
+
+
+@contextmanager
+def atomic_path(final: Path) -> Iterator[Path]:
+    """Yield a temporary sibling of ``final``; move it into place only if the block succeeds.
+
+    Works for files and directories alike: whatever the block creates at the yielded
+    path replaces ``final`` (an old directory is removed first).
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent)) / final.name
+    try:
+        yield tmp
+        if tmp.exists():
+            if final.is_dir() and not final.is_symlink():
+                _rmtree(final)
+            os.replace(tmp, final)
+    finally:
+        _rmtree(tmp.parent)
+
+
+def _rmtree(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _decode(tp: Any, value: Any) -> Any:
+    """Rebuild a value of type ``tp`` from its JSON form (nested dataclasses, tuples, Paths)."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return None if value is None else _decode(args[0], value)
+    if dataclasses.is_dataclass(tp):
+        return _from_dict(tp, value)
+    if tp is Path:
+        return Path(value)
+    if origin is tuple:
+        args = typing.get_args(tp)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_decode(args[0], v) for v in value)
+        return tuple(_decode(a, v) for a, v in zip(args, value, strict=True))
+    if origin is dict:
+        _, vt = typing.get_args(tp)
+        return {k: _decode(vt, v) for k, v in value.items()}
+    return value
+
+
+def _from_dict(cls: type, data: dict[str, Any]) -> Any:
+    hints = typing.get_type_hints(cls)
+    kwargs = {f.name: _decode(hints[f.name], data[f.name]) for f in dataclasses.fields(cls) if f.name in data}
+    return cls(**kwargs)
+
+
+def _encode(value: Any) -> Any:
+    if dataclasses.is_dataclass(value):
+        return {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, tuple | list):
+        return [_encode(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _encode(v) for k, v in value.items()}
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+class Artifact:
+    """Mixin: JSON save/load with a schema version, written atomically."""
+
+    #: the stage that writes this artifact, for error messages
+    written_by: typing.ClassVar[str] = "?"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema_version": SCHEMA_VERSION, "kind": type(self).__name__, **_encode(self)}
+
+    def save(self, path: Path) -> Path:
+        path = Path(path)
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, path: Path) -> Self:
+        path = Path(path)
+        if not path.is_file():
+            raise ArtifactError(
+                f"{path} does not exist: it is written by `trigger-nn {cls.written_by}`; run that stage first"
+            )
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as err:
+            raise ArtifactError(f"{path} is not readable JSON ({err}); re-run `trigger-nn {cls.written_by}`") from err
+        if data.get("schema_version") != SCHEMA_VERSION or data.get("kind") != cls.__name__:
+            raise ArtifactError(
+                f"{path} is a {data.get('kind')!r} of schema {data.get('schema_version')!r}, expected "
+                f"{cls.__name__!r} of schema {SCHEMA_VERSION}; re-run `trigger-nn {cls.written_by}`"
+            )
+        try:
+            return _from_dict(cls, data)
+        except (KeyError, TypeError, ValueError) as err:
+            raise ArtifactError(f"{path} is incomplete ({err}); re-run `trigger-nn {cls.written_by}`") from err
+
+
+@dataclass(frozen=True, kw_only=True)
+class BusFormat:
+    """One flat bus of equal-width fixed-point words, as da4ml's ``<name>_wrapper`` has them.
+
+    Element ``j`` occupies bits ``[(j+1)*width-1 : j*width]``; its value is the
+    (two's-complement if ``signed``) integer in those bits times ``2**-frac_bits``.
+    """
+
+    n_elements: int
+    width: int
+    frac_bits: int
+    signed: bool
+
+    @property
+    def bus_width(self) -> int:
+        return self.n_elements * self.width
+
+    @property
+    def lsb(self) -> float:
+        return 2.0**-self.frac_bits
+
+    def to_words(self, values: np.ndarray) -> np.ndarray:
+        """Raw integer words (int64, shape ``(n, n_elements)``) of values that lie on this grid."""
+        values = np.asarray(values, dtype=np.float64).reshape(-1, self.n_elements)
+        scaled = values * 2.0**self.frac_bits
+        words = np.round(scaled).astype(np.int64)
+        if not np.array_equal(words, scaled):
+            bad = np.argwhere(words != scaled)[0]
+            raise ValueError(
+                f"value {values[tuple(bad)]!r} at {tuple(bad)} is not a multiple of the bus LSB 2**-{self.frac_bits}"
+            )
+        lo, hi = self.word_range()
+        if words.min(initial=lo) < lo or words.max(initial=hi) > hi:
+            raise ValueError(f"words outside [{lo}, {hi}] do not fit {self.width}-bit elements")
+        return words
+
+    def from_words(self, words: np.ndarray) -> np.ndarray:
+        return np.asarray(words, dtype=np.float64).reshape(-1, self.n_elements) * self.lsb
+
+    def word_range(self) -> tuple[int, int]:
+        if self.signed:
+            return -(1 << (self.width - 1)), (1 << (self.width - 1)) - 1
+        return 0, (1 << self.width) - 1
+
+    def pack(self, words: np.ndarray) -> int:
+        """One row of words as the bus's integer value (element 0 in the least significant bits)."""
+        mask = (1 << self.width) - 1
+        bus = 0
+        for j, w in enumerate(np.asarray(words).reshape(-1).tolist()):
+            bus |= (int(w) & mask) << (j * self.width)
+        return bus
+
+    def unpack(self, bus: int) -> np.ndarray:
+        """The bus's integer value as one row of words (sign-extended if ``signed``)."""
+        mask = (1 << self.width) - 1
+        out = np.empty(self.n_elements, dtype=np.int64)
+        for j in range(self.n_elements):
+            w = (bus >> (j * self.width)) & mask
+            if self.signed and w >> (self.width - 1):
+                w -= 1 << self.width
+            out[j] = w
+        return out
+
+    def describe(self) -> str:
+        return f"{self.n_elements} x {'s' if self.signed else 'u'}{self.width} (LSB 2^-{self.frac_bits})"
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatasetInfo(Artifact):
+    """``data/dataset.h5`` and what is in it."""
+
+    written_by: typing.ClassVar[str] = "simulate"
+    path: Path
+    task: str
+    n_train: int
+    n_test: int
+    input_shape: tuple[int, ...]
+    class_names: tuple[str, ...]
+    seed: int
+    description: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainResult(Artifact):
+    """``train/model.keras`` and its physics metrics on the held-out set (Keras reference)."""
+
+    written_by: typing.ClassVar[str] = "train"
+    model_path: Path
+    epochs_run: int
+    metrics: dict[str, float]
+    ebops: float
+    seconds: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class CompileResult(Artifact):
+    """The hls4ml project (``hls/``) and da4ml Verilog (``rtl/``) made from the trained model."""
+
+    written_by: typing.ClassVar[str] = "compile"
+    hls_dir: Path
+    rtl_dir: Path
+    top: str
+    input_format: BusFormat
+    output_format: BusFormat
+    pipeline_stages: int
+    clock_period_ns: float
+    da4ml_cost: float
+    da4ml_reg_bits: int
+    source_hash: str
+    csim_library: Path
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImplementationCheck:
+    """How one implementation compared with the Python reference."""
+
+    implementation: str
+    how: str
+    vectors: int
+    mismatches: int
+    first_mismatch: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class VerifyResult(Artifact):
+    written_by: typing.ClassVar[str] = "verify"
+    reference: str
+    n_random: int
+    n_edge: int
+    checks: tuple[ImplementationCheck, ...]
+    vectors_path: Path
+
+    @property
+    def passed(self) -> bool:
+        return all(c.mismatches == 0 and c.vectors > 0 for c in self.checks)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CosimResult(Artifact):
+    """What the cocotb testbench measured on the Verilog in Verilator."""
+
+    written_by: typing.ClassVar[str] = "cosim"
+    simulator: str
+    vectors: int
+    cycles: int
+    mismatches: int
+    latency_cycles: int
+    expected_latency_cycles: int
+    ii_cycles: int
+    clock_period_ns: float
+    latency_budget_ns: float
+    input_interval_budget_cycles: int
+    first_mismatch: str | None = None
+
+    @property
+    def latency_ns(self) -> float:
+        return self.latency_cycles * self.clock_period_ns
+
+    @property
+    def margin_ns(self) -> float:
+        return self.latency_budget_ns - self.latency_ns
+
+
+@dataclass(frozen=True, kw_only=True)
+class StageTiming:
+    stage: str
+    seconds: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class Timings(Artifact):
+    """Wall-clock seconds of each stage's last run, kept for the report."""
+
+    written_by: typing.ClassVar[str] = "build"
+    stages: dict[str, float] = field(default_factory=dict)

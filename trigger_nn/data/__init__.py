@@ -1,0 +1,1 @@
+"""Simulators (one module per detector) and dataset I/O."""

@@ -1,0 +1,29 @@
+"""Errors a user can act on. Each message says what, why, what to try, and where."""
+
+
+class TriggerNNError(Exception):
+    """Base of every error the command line reports as one clear message."""
+
+
+class CardError(TriggerNNError, ValueError):
+    """A model card is malformed, has an unknown key or a value of the wrong type."""
+
+
+class ArtifactError(TriggerNNError, FileNotFoundError):
+    """A stage's input file is missing, unreadable or of another schema version."""
+
+
+class ConversionError(TriggerNNError, RuntimeError):
+    """The model cannot be converted to firmware exactly (unsupported layer, too-wide word)."""
+
+
+class MismatchError(TriggerNNError, AssertionError):
+    """An implementation disagrees with the Python reference on at least one vector."""
+
+
+class BudgetError(TriggerNNError, RuntimeError):
+    """The co-simulated design misses the card's latency or input-interval budget."""
+
+
+class ToolError(TriggerNNError, RuntimeError):
+    """An external tool (Verilator, g++, cocotb) failed or is missing."""

@@ -1,0 +1,315 @@
+"""Co-simulate da4ml's Verilog in Verilator with cocotb: stream vectors, check them, measure latency and II.
+
+Input: ``rtl_dir/src/*.v`` and ``rtl_dir/src/static/*.v`` (da4ml's ``RTLModel.write()``), raw input words
+and the Python reference's raw output words.
+Output, under ``work_dir``: ``build-<hash>/`` (the Verilator model, reused while the sources are unchanged)
+and ``run/`` (``job.npz``, ``result.json``, ``results.xml``, ``build.log``, ``sim.log``, ``dump.vcd``).
+The testbench is ``firmware_tests/tb_stream.py`` in the repository.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import logging
+import os
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .. import _deps
+from ..artifacts import BusFormat
+from ..errors import ToolError
+
+log = logging.getLogger(__name__)
+
+#: the testbench module, and how it finds its job and where it writes its result
+TEST_MODULE = "tb_stream"
+JOB_ENV = "TRIGGER_NN_COSIM_JOB"
+RESULT_ENV = "TRIGGER_NN_COSIM_RESULT"
+#: how far past the expected latency the testbench searches by default
+LATENCY_SEARCH_MARGIN_CYCLES = 16
+SIMULATOR = "verilator"
+_BUILD_OK = "build.ok"
+_LOG_TAIL_LINES = 40
+
+
+@dataclass(frozen=True, kw_only=True)
+class CosimMeasurement:
+    """What one co-simulation run measured.
+
+    ``latency_cycles`` and ``ii_cycles`` are -1 when the run could not measure them.
+    ``passed`` means every vector was right and the measured latency was the expected one;
+    ``failure`` says why not, ``first_mismatch`` names the first wrong vector.
+    """
+
+    vectors: int
+    cycles: int
+    mismatches: int
+    latency_cycles: int
+    ii_cycles: int
+    first_mismatch: str | None
+    passed: bool
+    log_path: Path
+    failure: str | None = None
+    waves_path: Path | None = None
+
+
+def firmware_tests_dir() -> Path:
+    """The repository's ``firmware_tests/``, where the cocotb testbench lives."""
+    tests_dir = Path(__file__).resolve().parents[2] / "firmware_tests"
+    if not (tests_dir / f"{TEST_MODULE}.py").is_file():
+        raise ToolError(
+            f"the cocotb testbench {tests_dir / (TEST_MODULE + '.py')} is missing: co-simulation needs the "
+            "package installed editable from the repository (`pip install -e .` in the checkout)"
+        )
+    return tests_dir
+
+
+def verilog_sources(rtl_dir: Path) -> list[Path]:
+    """da4ml's Verilog files, sorted; ``static/lookup_table.v`` only when the design has lookup-table memories."""
+    src = Path(rtl_dir) / "src"
+    memfiles = src / "memfiles"
+    has_tables = memfiles.is_dir() and any(memfiles.iterdir())
+    sources = sorted(src.glob("*.v")) + sorted(
+        p for p in (src / "static").glob("*.v") if has_tables or p.name != "lookup_table.v"
+    )
+    if not sources:
+        raise ToolError(f"no Verilog sources in {src}: write the design first (da4ml RTLModel.write())")
+    return sources
+
+
+def _tool_versions() -> str:
+    versions = [f"cocotb {importlib.metadata.version('cocotb')}"]
+    try:
+        proc = subprocess.run(["verilator", "--version"], capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError) as err:
+        raise ToolError(f"`verilator --version` failed ({err}); reinstall the `verilator` package") from err
+    versions.append(proc.stdout.strip())
+    return "\n".join(versions)
+
+
+def source_hash(sources: list[Path], *, top: str, waves: bool) -> str:
+    """sha256 of the source names and contents, the top, the tool versions and the trace flag."""
+    digest = hashlib.sha256()
+    for part in (top, f"waves={waves}", _tool_versions()):
+        digest.update(part.encode() + b"\0")
+    for path in sources:
+        digest.update(path.name.encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _log_tail(path: Path) -> str:
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return f"(no log at {path})"
+    return "\n".join(lines[-_LOG_TAIL_LINES:])
+
+
+def _check_words(name: str, words: np.ndarray, fmt: BusFormat) -> np.ndarray:
+    words = np.asarray(words)
+    if words.ndim != 2 or words.shape[1] != fmt.n_elements or words.shape[0] == 0:
+        raise ValueError(f"{name} has shape {words.shape}; expected (n_vectors >= 1, {fmt.n_elements}) for {fmt}")
+    if not np.issubdtype(words.dtype, np.integer):
+        raise ValueError(f"{name} must hold raw integer words, not {words.dtype}; use BusFormat.to_words()")
+    lo, hi = fmt.word_range()
+    if words.min() < lo or words.max() > hi:
+        raise ValueError(f"{name} has words outside [{lo}, {hi}], which do not fit {fmt.describe()}")
+    return words.astype(np.int64)
+
+
+def _format_fields(prefix: str, fmt: BusFormat) -> dict[str, np.ndarray]:
+    return {
+        f"{prefix}_n_elements": np.int64(fmt.n_elements),
+        f"{prefix}_width": np.int64(fmt.width),
+        f"{prefix}_frac_bits": np.int64(fmt.frac_bits),
+        f"{prefix}_signed": np.bool_(fmt.signed),
+    }
+
+
+def _build(runner: object, *, sources: list[Path], top: str, build_dir: Path, waves: bool) -> bool:
+    """Build the Verilator model into ``build_dir`` unless a finished build is there; True if it built."""
+    if (build_dir / _BUILD_OK).is_file() and (build_dir / top).is_file():
+        return False
+    log_path = build_dir.parent / f"{build_dir.name}.log"
+    try:
+        runner.build(  # type: ignore[attr-defined]
+            sources=sources,
+            hdl_toplevel=top,
+            build_dir=build_dir,
+            clean=True,  # a build dir without the marker is a half-finished one
+            always=True,
+            build_args=["-Wno-fatal"],
+            timescale=("1ns", "1ps"),
+            waves=waves,
+            log_file=log_path,
+        )
+    except (RuntimeError, SystemExit, ValueError) as err:
+        raise ToolError(
+            f"Verilator could not build {top} from {sources[0].parent} ({err}); last lines of {log_path}:\n"
+            f"{_log_tail(log_path)}"
+        ) from err
+    (build_dir / _BUILD_OK).write_text(build_dir.name + "\n")
+    return True
+
+
+def run_cosim(
+    *,
+    rtl_dir: Path,
+    top: str,
+    inp_words: np.ndarray,
+    out_words: np.ndarray,
+    input_format: BusFormat,
+    output_format: BusFormat,
+    expected_latency: int,
+    work_dir: Path,
+    max_latency: int | None = None,
+    idle_gaps: bool = False,
+    seed: int = 0,
+    waves: bool = False,
+) -> CosimMeasurement:
+    """Stream ``inp_words`` through the design in Verilator and compare with ``out_words``, bit for bit.
+
+    Parameters
+    ----------
+    rtl_dir : Path
+        da4ml's RTL project (``RTLModel.write()`` output), with ``src/`` inside.
+    top : str
+        The top module, da4ml's ``<name>_wrapper`` (ports ``clk``, ``model_inp``, ``model_out``).
+    inp_words, out_words : np.ndarray
+        Raw integer words, shapes ``(n_vectors, input_format.n_elements)`` and
+        ``(n_vectors, output_format.n_elements)``; ``out_words`` is the Python reference's output.
+    input_format, output_format : BusFormat
+        How the words sit on ``model_inp`` and ``model_out``.
+    expected_latency : int
+        Pipeline depth in cycles; a different measured latency fails the run.
+    work_dir : Path
+        Where the build (cached by a hash of the sources) and the run's files go.
+    max_latency : int, optional
+        Largest latency the testbench searches; ``expected_latency + 16`` by default.
+    idle_gaps : bool
+        Insert seeded random idle cycles between some vectors.
+    seed : int
+        Seed of the idle gaps and of cocotb.
+    waves : bool
+        Record ``run/dump.vcd`` (a separate, traced build).
+
+    Returns
+    -------
+    CosimMeasurement
+        ``passed`` is False, with ``failure`` and ``first_mismatch``, on a mismatch or a wrong latency;
+        this function does not raise for those.
+
+    Raises
+    ------
+    ToolError
+        Verilator could not build the design, or the simulation produced no result.
+    ValueError
+        The words do not match their bus formats, or the latency bounds are inconsistent.
+    """
+    rtl_dir, work_dir = Path(rtl_dir).resolve(), Path(work_dir).resolve()
+    inp_words = _check_words("inp_words", inp_words, input_format)
+    out_words = _check_words("out_words", out_words, output_format)
+    if inp_words.shape[0] != out_words.shape[0]:
+        raise ValueError(f"inp_words has {inp_words.shape[0]} vectors but out_words has {out_words.shape[0]}")
+    if max_latency is None:
+        max_latency = expected_latency + LATENCY_SEARCH_MARGIN_CYCLES
+    if not 0 <= expected_latency <= max_latency:
+        raise ValueError(f"expected_latency={expected_latency} must lie in [0, max_latency={max_latency}]")
+    for name in (JOB_ENV, RESULT_ENV):
+        if name in os.environ:  # cocotb's runner lets the calling environment override extra_env
+            raise ToolError(f"${name} is set in the environment; unset it, run_cosim sets it for the simulator")
+
+    tests_dir = firmware_tests_dir()
+    _deps.require_verilator()
+    from cocotb_tools.check_results import get_results
+    from cocotb_tools.runner import get_runner
+
+    sources = verilog_sources(rtl_dir)
+    build_dir = work_dir / f"build-{source_hash(sources, top=top, waves=waves)[:16]}"
+    run_dir = work_dir / "run"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    job_path, result_path = run_dir / "job.npz", run_dir / "result.json"
+    results_xml, log_path = run_dir / "results.xml", run_dir / "sim.log"
+    waves_path = run_dir / "dump.vcd" if waves else None
+    for stale in (result_path, results_xml, log_path):
+        stale.unlink(missing_ok=True)
+    np.savez(
+        job_path,
+        inp_words=inp_words,
+        out_words=out_words,
+        **_format_fields("inp", input_format),
+        **_format_fields("out", output_format),
+        expected_latency=np.int64(expected_latency),
+        max_latency=np.int64(max_latency),
+        idle_gaps=np.bool_(idle_gaps),
+        seed=np.int64(seed),
+    )
+
+    runner = get_runner(SIMULATOR)
+    start = time.perf_counter()
+    built = _build(runner, sources=sources, top=top, build_dir=build_dir, waves=waves)
+    build_s = time.perf_counter() - start
+    try:
+        runner.test(
+            test_module=TEST_MODULE,
+            hdl_toplevel=top,
+            hdl_toplevel_lang="verilog",
+            build_dir=build_dir,
+            test_dir=tests_dir,
+            results_xml=str(results_xml),
+            extra_env={JOB_ENV: str(job_path), RESULT_ENV: str(result_path)},
+            seed=seed,
+            waves=waves,
+            test_args=["--trace-file", str(waves_path)] if waves_path is not None else [],
+            log_file=log_path,
+        )
+    except SystemExit:
+        # under pytest the runner exits on a failed cocotb test; the result file says what failed
+        pass
+    except (RuntimeError, ValueError) as err:
+        raise ToolError(f"cocotb could not run {top} ({err}); last lines of {log_path}:\n{_log_tail(log_path)}") from err
+    sim_s = time.perf_counter() - start - build_s
+
+    if not result_path.is_file():
+        raise ToolError(
+            f"the simulation of {top} wrote no result ({result_path}); last lines of {log_path}:\n{_log_tail(log_path)}"
+        )
+    result = json.loads(result_path.read_text())
+    try:
+        n_tests, n_failed = get_results(results_xml)
+    except RuntimeError:
+        n_tests, n_failed = 0, 0
+    failure = result["failure"]
+    if failure is None and (n_tests == 0 or n_failed):
+        failure = f"cocotb reported {n_failed} of {n_tests} tests failed; see {log_path}"
+    measurement = CosimMeasurement(
+        vectors=int(result["vectors"]),
+        cycles=int(result["cycles"]),
+        mismatches=int(result["mismatches"]),
+        latency_cycles=int(result["latency_cycles"]),
+        ii_cycles=int(result["ii_cycles"]),
+        first_mismatch=result["first_mismatch"],
+        passed=failure is None,
+        log_path=log_path,
+        failure=failure,
+        waves_path=waves_path,
+    )
+    log.info(
+        "cosim %s: %d vectors, %d wrong, latency %d cycles, II %d (%s %.0f s, simulation %.0f s)",
+        top,
+        measurement.vectors,
+        measurement.mismatches,
+        measurement.latency_cycles,
+        measurement.ii_cycles,
+        "build" if built else "cached build",
+        build_s,
+        sim_s,
+    )
+    return measurement

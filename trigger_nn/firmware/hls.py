@@ -1,0 +1,74 @@
+"""hls4ml back-end: a complete Vitis HLS project, and its C simulation as a shared library."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..card import FirmwareConfig, Strategy
+from ..errors import ConversionError, ToolError
+
+log = logging.getLogger(__name__)
+
+_STRATEGY = {Strategy.LATENCY: "Latency", Strategy.DISTRIBUTED_ARITHMETIC: "distributed_arithmetic"}
+
+
+def write_project(model: Any, out_dir: Path, fw: FirmwareConfig, *, project_name: str) -> Path:
+    """Convert ``model`` with hls4ml into ``out_dir`` and compile its C simulation; return the library."""
+    import hls4ml
+
+    try:
+        config = hls4ml.utils.config_from_keras_model(model, granularity="name", backend="Vitis")
+        config["Model"]["Strategy"] = _STRATEGY[fw.strategy]
+        hls_model = hls4ml.converters.convert_from_keras_model(
+            model,
+            hls_config=config,
+            backend="Vitis",
+            io_type=fw.io_type.value,
+            part=fw.part,
+            clock_period=fw.clock_period_ns,
+            output_dir=str(out_dir),
+            project_name=project_name,
+        )
+    except Exception as err:  # hls4ml raises bare Exception for unsupported layers
+        raise ConversionError(f"hls4ml cannot convert the model: {err}") from err
+    log.info("hls4ml: writing the Vitis project and compiling its C simulation (g++)")
+    try:
+        hls_model.compile()
+    except Exception as err:
+        raise ToolError(f"hls4ml's C simulation did not compile in {out_dir}: {err}") from err
+    libs = sorted((out_dir / "firmware").glob(f"{project_name}-*.so"))
+    if not libs:
+        raise ToolError(f"hls4ml compiled no C-simulation library in {out_dir / 'firmware'}")
+    return libs[-1]
+
+
+def relocate(project_dir: Path, final_dir: Path) -> None:
+    """Point the project's saved OutputDir at where it will live, before it is moved there."""
+    cfg = project_dir / "hls4ml_config.yml"
+    text = cfg.read_text()
+    new, n = re.subn(r"^OutputDir: .*$", f"OutputDir: {final_dir.resolve()}", text, count=1, flags=re.M)
+    if n != 1:
+        raise ToolError(f"{cfg} has no OutputDir line; hls4ml's project layout changed")
+    cfg.write_text(new)
+
+
+class CSimulation:
+    """hls4ml's C simulation of a project already on disk (re-compiled from its sources)."""
+
+    def __init__(self, project_dir: Path):
+        import hls4ml
+
+        try:
+            self._graph = hls4ml.converters.link_existing_project(str(project_dir))
+            self._graph.compile()
+        except Exception as err:
+            raise ToolError(f"cannot compile the C simulation of the HLS project in {project_dir}: {err}") from err
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        out = self._graph.predict(np.ascontiguousarray(x, dtype=np.float32))
+        return np.asarray(out, dtype=np.float32).reshape(x.shape[0], -1)

