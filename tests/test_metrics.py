@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from trigger_nn import metrics
+
+
+def test_roc_on_a_known_ranking() -> None:
+    scores = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
+    labels = np.array([1, 1, 0, 1, 0, 0])
+    r = metrics.roc(scores, labels)
+    np.testing.assert_allclose(r.signal_eff, [0, 1 / 3, 2 / 3, 2 / 3, 1, 1, 1])
+    np.testing.assert_allclose(r.background_pass, [0, 0, 0, 1 / 3, 1 / 3, 2 / 3, 1])
+    assert metrics.auc(r) == pytest.approx(8 / 9)
+    assert metrics.signal_eff_at(r, 0.0) == pytest.approx(2 / 3)
+    assert metrics.background_pass_at(r, 1.0) == pytest.approx(1 / 3)
+
+
+def test_tied_scores_are_one_threshold() -> None:
+    r = metrics.roc(np.array([1.0, 1.0, 0.0, 0.0]), np.array([1, 0, 1, 0]))
+    np.testing.assert_allclose(r.signal_eff, [0, 0.5, 1])
+    np.testing.assert_allclose(r.background_pass, [0, 0.5, 1])
+    assert metrics.auc(r) == pytest.approx(0.5)

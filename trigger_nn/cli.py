@@ -1,0 +1,131 @@
+"""The `trigger-nn` command: one sub-command per stage, and `build` for all of them.
+
+Each stage reads the previous stage's files under ``<projects>/<model>/`` and
+writes its own; nothing here but argument parsing, logging and exit codes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .errors import TriggerNNError
+
+log = logging.getLogger("trigger_nn")
+
+STAGE_HELP = {
+    "simulate": "simulate the card's dataset -> data/dataset.h5",
+    "train": "train the quantised Keras model (HGQ2) -> train/model.keras, the Python reference",
+    "compile": "write the hls4ml Vitis HLS project (hls/, C simulation built) and da4ml pipelined Verilog (rtl/)",
+    "verify": "check Python reference = hls4ml C simulation = Verilog (Verilator), bit for bit, on >= 10,000 vectors",
+    "cosim": "stream a new input every clock through the Verilog (cocotb + Verilator); measure latency and II "
+    "against the card's budget",
+    "report": "write report.json and report.md (+ plots) from every stage's results",
+}
+STAGES = tuple(STAGE_HELP)
+
+
+def _stage_runner(name: str) -> Callable[..., Any]:
+    """Import a stage lazily: `--help` must not pay for TensorFlow."""
+    from . import compile as compile_stage
+    from . import cosim, report, simulate, train, verify
+
+    return {
+        "simulate": simulate.run,
+        "train": train.run,
+        "compile": compile_stage.run,
+        "verify": verify.run,
+        "cosim": cosim.run,
+        "report": report.run,
+    }[name]
+
+
+def _record_timing(project: Path, stage: str, seconds: float) -> None:
+    from .artifacts import Timings
+
+    path = project / "timings.json"
+    stages = dict(Timings.load(path).stages) if path.is_file() else {}
+    stages[stage] = round(seconds, 2)
+    Timings(stages=stages).save(path)
+
+
+def run_stages(card_path: Path, stages: tuple[str, ...], projects: Path) -> Path:
+    from ._deps import setup_environment
+    from .card import load_card
+
+    card = load_card(card_path)
+    setup_environment()
+    project = card.project_dir(projects)
+    project.mkdir(parents=True, exist_ok=True)
+    for i, stage in enumerate(stages, 1):
+        log.info("[%d/%d] %s: %s", i, len(stages), stage, STAGE_HELP[stage])
+        t0 = time.perf_counter()
+        _stage_runner(stage)(card, project)
+        seconds = time.perf_counter() - t0
+        _record_timing(project, stage, seconds)
+        log.info("[%d/%d] %s done in %.1f s", i, len(stages), stage, seconds)
+    return project
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="trigger-nn",
+        description="Compile a quantised Keras trigger network, described by a model card, into a verified "
+        "hls4ml HLS project and co-simulated da4ml Verilog, with a latency report.",
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("card", type=Path, help="model card (YAML), e.g. models/cdms_lfn.yaml")
+    common.add_argument(
+        "--projects", type=Path, default=Path("hls_projects"), help="where build trees go (default: hls_projects)"
+    )
+    common.add_argument("-v", "--verbose", action="store_true", help="debug logging, and tracebacks on errors")
+    common.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="command")
+    sub.add_parser(
+        "build", parents=[common], help="run every stage: " + " -> ".join(STAGES),
+        description="Run every stage in order: " + "; ".join(f"{s}: {h}" for s, h in STAGE_HELP.items()),
+    )
+    for stage, text in STAGE_HELP.items():
+        sub.add_parser(stage, parents=[common], help=text, description=text[0].upper() + text[1:] + ".")
+    return parser
+
+
+def _configure_logging(verbose: bool, quiet: bool) -> None:
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(message)s", datefmt="%H:%M:%S")
+    for noisy in ("tensorflow", "absl", "h5py", "matplotlib"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _configure_logging(args.verbose, args.quiet)
+    stages = STAGES if args.command == "build" else (args.command,)
+    try:
+        project = run_stages(args.card, stages, args.projects)
+    except TriggerNNError as err:
+        log.debug("traceback", exc_info=True)
+        print(f"trigger-nn {args.command}: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"trigger-nn {args.command}: interrupted; finished stages' files are kept", file=sys.stderr)
+        return 130
+    except Exception as err:  # an unexpected failure is still one message, and a non-zero exit
+        log.debug("traceback", exc_info=True)
+        print(
+            f"trigger-nn {args.command}: internal error: {type(err).__name__}: {err} (run with -v for the traceback)",
+            file=sys.stderr,
+        )
+        return 3
+    if "report" in stages:
+        print(f"report: {project / 'report.md'} and {project / 'report.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""Stage `cosim`: the Verilog in Verilator under cocotb, streaming a new input every clock.
+
+Reads ``compile.json`` and ``verify/vectors.npz``; writes ``cosim/`` (build,
+logs) and ``cosim.json``. The latency is what the simulation shows: cycles from
+the clock edge that takes an input off ``model_inp`` to the edge after which its
+result is on ``model_out``; times the clock period it is compared with the
+card's budget, and it must equal the pipeline depth da4ml wrote. The II is the
+interval at which back-to-back inputs were all answered correctly.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from .artifacts import CompileResult, CosimResult, VerifyResult
+from .card import Card
+from .errors import BudgetError, MismatchError
+from .firmware.cosim import run_cosim
+
+log = logging.getLogger(__name__)
+
+
+def run(card: Card, project: Path) -> CosimResult:
+    compiled = CompileResult.load(project / "compile.json")
+    verified = VerifyResult.load(project / "verify.json")
+    if not verified.passed:
+        raise MismatchError(f"{project / 'verify.json'} records mismatches; cosim runs only on a verified design")
+    vectors = np.load(verified.vectors_path)
+    n = min(card.cosim.n_vectors, len(vectors["inp_words"]))
+    inp_words, out_words = vectors["inp_words"][:n], vectors["out_words"][:n]
+    fw = card.firmware
+    log.info("cosim: %d vectors back to back through %s in Verilator (cocotb)", n, compiled.top)
+    m = run_cosim(
+        rtl_dir=compiled.rtl_dir,
+        top=compiled.top,
+        inp_words=inp_words,
+        out_words=out_words,
+        input_format=compiled.input_format,
+        output_format=compiled.output_format,
+        expected_latency=compiled.pipeline_stages,
+        work_dir=project / "cosim",
+        seed=card.seed,
+    )
+    result = CosimResult(
+        simulator="Verilator (cocotb)",
+        vectors=m.vectors,
+        cycles=m.cycles,
+        mismatches=m.mismatches,
+        latency_cycles=m.latency_cycles,
+        expected_latency_cycles=compiled.pipeline_stages,
+        ii_cycles=m.ii_cycles,
+        clock_period_ns=fw.clock_period_ns,
+        latency_budget_ns=fw.latency_budget_ns,
+        input_interval_budget_cycles=fw.input_interval_cycles,
+        first_mismatch=m.first_mismatch,
+    )
+    result.save(project / "cosim.json")
+    log.info(
+        "cosim: latency %d cycles = %g ns (budget %g ns, margin %g ns), II %d (budget %d), %d mismatches in %d vectors",
+        result.latency_cycles, result.latency_ns, fw.latency_budget_ns, result.margin_ns,
+        result.ii_cycles, fw.input_interval_cycles, result.mismatches, result.vectors,
+    )
+    check(result)
+    return result
+
+
+def check(result: CosimResult) -> None:
+    """The gate: any mismatch, a latency other than the pipeline's, or a budget missed fails the stage."""
+    if result.mismatches:
+        raise MismatchError(
+            f"the Verilog in cosim differs from the reference on {result.mismatches} of {result.vectors} vectors; "
+            f"first: {result.first_mismatch}"
+        )
+    if result.latency_cycles != result.expected_latency_cycles:
+        raise MismatchError(
+            f"cosim measured a latency of {result.latency_cycles} cycles but da4ml's pipeline is "
+            f"{result.expected_latency_cycles} stages deep: the wrapper or the testbench is not what was compiled"
+        )
+    if result.latency_ns > result.latency_budget_ns:
+        raise BudgetError(
+            f"latency {result.latency_cycles} cycles x {result.clock_period_ns} ns = {result.latency_ns} ns exceeds "
+            f"the budget of {result.latency_budget_ns} ns by {-result.margin_ns} ns; "
+            "try a larger firmware.pipeline_cutoff (fewer stages) or a smaller network"
+        )
+    if result.ii_cycles > result.input_interval_budget_cycles:
+        raise BudgetError(
+            f"the design takes a new input every {result.ii_cycles} cycles, but the card's input interval allows "
+            f"{result.input_interval_budget_cycles}"
+        )

