@@ -129,6 +129,23 @@ class Card:
         return Path(root) / self.name
 
 
+# The card's name becomes a Verilog module (da4ml) and a C++ function (hls4ml): it may be neither language's keyword.
+RESERVED_NAMES = frozenset(
+    """always and assign automatic begin buf bufif0 bufif1 case casex casez cell cmos config deassign default defparam
+    design disable edge else end endcase endconfig endfunction endgenerate endmodule endprimitive endspecify endtable
+    endtask event for force forever fork function generate genvar highz0 highz1 if ifnone incdir include initial inout
+    input instance integer join large liblist library localparam macromodule medium module nand negedge nmos nor
+    noshowcancelled not notif0 notif1 or output parameter pmos posedge primitive pull0 pull1 pulldown pullup
+    pulsestyle_ondetect pulsestyle_onevent rcmos real realtime reg release repeat rnmos rpmos rtran rtranif0 rtranif1
+    scalared showcancelled signed small specify specparam strong0 strong1 supply0 supply1 table task time tran tranif0
+    tranif1 tri tri0 tri1 triand trior trireg unsigned use uwire vectored wait wand weak0 weak1 while wire wor xnor xor
+    bit byte logic int shortint longint class interface package program struct union enum typedef void return break
+    continue const static virtual extern import export string chandle alias bool char double float long short auto
+    delete new this true false namespace template typename public private protected operator friend inline switch
+    goto do sizeof volatile register""".split()
+)
+
+
 def _suggest(key: str, valid: list[str]) -> str:
     close = difflib.get_close_matches(key, valid, n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
@@ -260,6 +277,11 @@ def card_from_dict(raw: Any, *, where: str = "card") -> Card:
     name = _check_value(f"{where}.name", str, raw["name"])
     if not name or not name.replace("_", "").isalnum() or not name[0].isalpha():
         raise CardError(f"{where}.name: {name!r} must start with a letter and hold only letters, digits and _")
+    if name.lower() in RESERVED_NAMES:
+        raise CardError(
+            f"{where}.name: {name!r} is a Verilog or C++ keyword and cannot name the generated module; "
+            f"try {name + '_nn'!r}"
+        )
     task = _check_value(f"{where}.task", str, raw["task"])
     if task not in TASKS:
         raise CardError(f"{where}.task: unknown task {task!r}; {_suggest(task, list(TASKS))}")

@@ -10,6 +10,7 @@ import argparse
 import logging
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -98,8 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
 def _configure_logging(verbose: bool, quiet: bool) -> None:
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(message)s", datefmt="%H:%M:%S")
-    for noisy in ("tensorflow", "absl", "h5py", "matplotlib"):
-        logging.getLogger(noisy).setLevel(logging.ERROR)
+    quiet_level = logging.DEBUG if verbose else logging.WARNING
+    for noisy in ("tensorflow", "absl", "h5py", "matplotlib", "cocotb", "Verilator", "cocotb_tools"):
+        logging.getLogger(noisy).setLevel(max(quiet_level, level))
+    if not verbose:
+        # Third-party deprecation and resource chatter is not the user's business; our own warnings still show.
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", category=ResourceWarning)
+        warnings.filterwarnings("ignore", module=r"(keras|hls4ml|tensorflow|hgq|da4ml)(\.|$)")
 
 
 def main(argv: list[str] | None = None) -> int:

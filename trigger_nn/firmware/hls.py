@@ -35,7 +35,10 @@ def write_project(model: Any, out_dir: Path, fw: FirmwareConfig, *, project_name
             project_name=project_name,
         )
     except Exception as err:  # hls4ml raises bare Exception for unsupported layers
-        raise ConversionError(f"hls4ml cannot convert the model: {err}") from err
+        raise ConversionError(
+            f"hls4ml cannot convert the model: {err}. Build the network from HGQ2 layers (hgq.layers.Q*) "
+            "that hls4ml converts exactly"
+        ) from err
     log.info("hls4ml: writing the Vitis project and compiling its C simulation (g++)")
     try:
         hls_model.compile()

@@ -1,0 +1,134 @@
+"""The whole flow on a small card, firmware included: real hls4ml, da4ml, Verilator and cocotb.
+
+One build is shared by the tests of this module; each test reads it as a user would
+(the files under the project), or re-runs one stage with a changed card.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from trigger_nn import cosim
+from trigger_nn.artifacts import CompileResult, TrainResult
+from trigger_nn.card import load_card
+from trigger_nn.cli import main
+from trigger_nn.errors import BudgetError
+
+SMALL_CARD = """\
+name: tiny_lfn
+task: cdms_lfn
+seed: 7
+data:
+  n_train: 3000
+  n_test: 1500
+  window: 16
+  trace_length: 256
+network:
+  hidden_units: [8]
+training:
+  epochs: 4
+  batch_size: 128
+firmware:
+  clock_period_ns: 5.0
+  pipeline_cutoff: 3.0
+verify:
+  n_vectors: 2000
+cosim:
+  n_vectors: 1500
+"""
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("flow")
+    card = root / "small.yaml"
+    card.write_text(SMALL_CARD)
+    projects = root / "projects"
+    assert main(["build", str(card), "--projects", str(projects)]) == 0
+    return card, projects / "tiny_lfn"
+
+
+def test_build_writes_every_stage_and_a_passing_report(built: tuple[Path, Path]) -> None:
+    _, project = built
+    for rel in ("data/dataset.h5", "train/model.keras", "hls/build_prj.tcl", "hls/firmware/tiny_lfn.cpp",
+                "rtl/src/tiny_lfn_wrapper.v", "verify/vectors.npz", "report.md", "plots/roc.png"):
+        assert (project / rel).is_file(), rel
+    report = json.loads((project / "report.json").read_text())
+    impls = report["verification"]["implementations"]
+    assert [c["implementation"] for c in impls] == ["hls4ml C simulation", "da4ml Verilog (Verilator)"]
+    for check in impls:
+        assert check["vectors"] >= 2000 and check["mismatches"] == 0
+    lat = report["latency"]
+    assert lat["mismatches"] == 0 and lat["vectors"] == 1500
+    assert lat["latency_cycles"] == lat["pipeline_depth_cycles"] >= 1
+    assert lat["latency_ns"] == lat["latency_cycles"] * 5.0 <= 1600.0
+    assert lat["ii_cycles"] == 1
+    assert report["physics"]["firmware"]["auc"] > 0.8  # it learnt something
+    assert set(report["stage_seconds"]) == {"simulate", "train", "compile", "verify", "cosim"}  # report: not yet
+    md = (project / "report.md").read_text()
+    assert "PASS" in md and "Verilator" in md
+
+
+def test_over_budget_design_is_refused(built: tuple[Path, Path]) -> None:
+    card_path, project = built
+    card = load_card(card_path)
+    depth = CompileResult.load(project / "compile.json").pipeline_stages
+    tight = dataclasses.replace(
+        card, firmware=dataclasses.replace(card.firmware, latency_budget_ns=(depth - 1) * card.firmware.clock_period_ns)
+    )
+    with pytest.raises(BudgetError, match="exceeds the budget"):
+        cosim.run(tight, project)
+
+
+def test_missing_stage_input_names_the_stage(tmp_path: Path, built: tuple[Path, Path], capsys) -> None:
+    card, _ = built
+    assert main(["verify", str(card), "--projects", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "compile.json does not exist" in err and "`trigger-nn compile`" in err
+
+
+def test_bad_card_is_one_message_and_exit_1(tmp_path: Path, capsys) -> None:
+    card = tmp_path / "bad.yaml"
+    card.write_text(SMALL_CARD.replace("  window: 16", "  windw: 16"))
+    assert main(["simulate", str(card), "--projects", str(tmp_path)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unknown key 'windw'; did you mean 'window'?" in err[0]
+    assert not (tmp_path / "tiny_lfn").exists()
+
+
+def _project_with_model(tmp_path: Path, built: tuple[Path, Path], model_file: Path) -> Path:
+    """A copy of the small project whose trained model is ``model_file``."""
+    _, project = built
+    new = tmp_path / "tiny_lfn"
+    (new / "train").mkdir(parents=True)
+    trained = TrainResult.load(project / "train" / "training.json")
+    dataclasses.replace(trained, model_path=model_file).save(new / "train" / "training.json")
+    return new
+
+
+def test_model_that_does_not_load_leaves_no_output(tmp_path: Path, built: tuple[Path, Path], capsys) -> None:
+    card, _ = built
+    broken = tmp_path / "broken.keras"
+    broken.write_bytes(b"PK\x03\x04 truncated")
+    project = _project_with_model(tmp_path, built, broken)
+    assert main(["compile", str(card), "--projects", str(tmp_path)]) == 1
+    assert "does not load as a Keras model" in capsys.readouterr().err
+    assert not (project / "compile.json").exists() and not (project / "hls").exists()
+
+
+def test_unsupported_layer_is_named(tmp_path: Path, built: tuple[Path, Path], capsys) -> None:
+    import keras
+
+    inp = keras.Input((16,))
+    out = keras.layers.Dense(1)(keras.layers.UnitNormalization()(inp))
+    path = tmp_path / "odd.keras"
+    keras.Model(inp, out).save(path)
+    project = _project_with_model(tmp_path, built, path)
+    assert main(["compile", str(built[0]), "--projects", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "cannot convert" in err and "UnitNormalization" in err, err
+    assert not (project / "hls").exists() and not (project / "compile.json").exists()
