@@ -24,17 +24,36 @@ FMT_OUT = BusFormat(n_elements=1, width=19, frac_bits=8, signed=True)
 
 def test_round_trips(tmp_path: Path) -> None:
     compiled = CompileResult(
-        hls_dir=Path("p/hls"), rtl_dir=Path("p/rtl"), top="m_wrapper", input_format=FMT_IN, output_format=FMT_OUT,
-        pipeline_stages=4, clock_period_ns=5.0, da4ml_cost=123.5, da4ml_reg_bits=77, source_hash="ab",
+        hls_dir=Path("p/hls"),
+        rtl_dir=Path("p/rtl"),
+        top="m_wrapper",
+        input_format=FMT_IN,
+        output_format=FMT_OUT,
+        pipeline_stages=4,
+        clock_period_ns=5.0,
+        da4ml_cost=123.5,
+        da4ml_reg_bits=77,
+        source_hash="ab",
         csim_library=Path("p/hls/firmware/m.so"),
     )
     verified = VerifyResult(
-        reference="ref", n_random=3, n_edge=2, vectors_path=Path("v.npz"),
+        reference="ref",
+        n_random=3,
+        n_edge=2,
+        vectors_path=Path("v.npz"),
         checks=(ImplementationCheck(implementation="csim", how="g++", vectors=5, mismatches=0),),
     )
     cosim = CosimResult(
-        simulator="Verilator", vectors=10, cycles=30, mismatches=0, latency_cycles=4, expected_latency_cycles=4,
-        ii_cycles=1, clock_period_ns=5.0, latency_budget_ns=1600.0, input_interval_budget_cycles=320,
+        simulator="Verilator",
+        vectors=10,
+        cycles=30,
+        mismatches=0,
+        latency_cycles=4,
+        expected_latency_cycles=4,
+        ii_cycles=1,
+        clock_period_ns=5.0,
+        latency_budget_ns=1600.0,
+        input_interval_budget_cycles=320,
     )
     for artifact in (compiled, verified, cosim, Timings(stages={"train": 1.5})):
         path = artifact.save(tmp_path / f"{type(artifact).__name__}.json")

@@ -54,8 +54,16 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 def test_build_writes_every_stage_and_a_passing_report(built: tuple[Path, Path]) -> None:
     _, project = built
-    for rel in ("data/dataset.h5", "train/model.keras", "hls/build_prj.tcl", "hls/firmware/tiny_lfn.cpp",
-                "rtl/src/tiny_lfn_wrapper.v", "verify/vectors.npz", "report.md", "plots/roc.png"):
+    for rel in (
+        "data/dataset.h5",
+        "train/model.keras",
+        "hls/build_prj.tcl",
+        "hls/firmware/tiny_lfn.cpp",
+        "rtl/src/tiny_lfn_wrapper.v",
+        "verify/vectors.npz",
+        "report.md",
+        "plots/roc.png",
+    ):
         assert (project / rel).is_file(), rel
     report = json.loads((project / "report.json").read_text())
     impls = report["verification"]["implementations"]

@@ -15,7 +15,7 @@ import math
 import types
 import typing
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +24,11 @@ import yaml
 from .errors import CardError
 
 
-class IOType(str, Enum):
+class IOType(StrEnum):
     IO_PARALLEL = "io_parallel"
 
 
-class Strategy(str, Enum):
+class Strategy(StrEnum):
     LATENCY = "latency"
     DISTRIBUTED_ARITHMETIC = "distributed_arithmetic"
 

@@ -88,7 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
     sub.add_parser(
-        "build", parents=[common], help="run every stage: " + " -> ".join(STAGES),
+        "build",
+        parents=[common],
+        help="run every stage: " + " -> ".join(STAGES),
         description="Run every stage in order: " + "; ".join(f"{s}: {h}" for s, h in STAGE_HELP.items()),
     )
     for stage, text in STAGE_HELP.items():

@@ -60,8 +60,14 @@ def run(card: Card, project: Path) -> CosimResult:
     result.save(project / "cosim.json")
     log.info(
         "cosim: latency %d cycles = %g ns (budget %g ns, margin %g ns), II %d (budget %d), %d mismatches in %d vectors",
-        result.latency_cycles, result.latency_ns, fw.latency_budget_ns, result.margin_ns,
-        result.ii_cycles, fw.input_interval_cycles, result.mismatches, result.vectors,
+        result.latency_cycles,
+        result.latency_ns,
+        fw.latency_budget_ns,
+        result.margin_ns,
+        result.ii_cycles,
+        fw.input_interval_cycles,
+        result.mismatches,
+        result.vectors,
     )
     check(result)
     return result

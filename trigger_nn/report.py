@@ -42,7 +42,9 @@ def tool_versions() -> dict[str, str]:
     return out
 
 
-def firmware_physics(project: Path, info: DatasetInfo, verified: VerifyResult) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+def firmware_physics(
+    project: Path, info: DatasetInfo, verified: VerifyResult
+) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
     """Metrics from the firmware's outputs on the test-set vectors (checked bit-identical to the reference)."""
     vectors = np.load(verified.vectors_path)
     scores = vectors["reference"][vectors["kinds"] == KIND_PHYSICS].reshape(-1)
@@ -112,28 +114,44 @@ def run(card: Card, project: Path) -> dict[str, Any]:
         "model": card.name,
         "versions": tool_versions(),
         "card": card_to_dict(card),
-        "dataset": {"description": info.description, "n_train": info.n_train, "n_test": info.n_test,
-                    "seed": info.seed, "classes": list(info.class_names)},
+        "dataset": {
+            "description": info.description,
+            "n_train": info.n_train,
+            "n_test": info.n_test,
+            "seed": info.seed,
+            "classes": list(info.class_names),
+        },
         "physics": {
-            "firmware": {"measured_on": "reference outputs on the test-set vectors that verify found bit-identical "
-                                        "in hls4ml C simulation and da4ml Verilog (Verilator)", **fw_metrics},
-            "keras_reference_full_test_set": {"measured_on": "trained Keras model, whole test set",
-                                              "vectors": info.n_test, **trained.metrics},
+            "firmware": {
+                "measured_on": "reference outputs on the test-set vectors that verify found bit-identical "
+                "in hls4ml C simulation and da4ml Verilog (Verilator)",
+                **fw_metrics,
+            },
+            "keras_reference_full_test_set": {
+                "measured_on": "trained Keras model, whole test set",
+                "vectors": info.n_test,
+                **trained.metrics,
+            },
         },
         "verification": {
             "reference": verified.reference,
             "edge_vectors": verified.n_edge,
             "random_vectors": verified.n_random,
             "implementations": [
-                {"implementation": c.implementation, "how": c.how, "vectors": c.vectors,
-                 "mismatches": c.mismatches, "first_mismatch": c.first_mismatch}
+                {
+                    "implementation": c.implementation,
+                    "how": c.how,
+                    "vectors": c.vectors,
+                    "mismatches": c.mismatches,
+                    "first_mismatch": c.first_mismatch,
+                }
                 for c in verified.checks
             ],
             "passed": verified.passed,
         },
         "latency": {
             "measured_on": f"da4ml Verilog in {cosim.simulator}, a new input every clock for {cosim.vectors} vectors "
-                           f"({cosim.cycles} cycles)",
+            f"({cosim.cycles} cycles)",
             "latency_cycles": cosim.latency_cycles,
             "pipeline_depth_cycles": cosim.expected_latency_cycles,
             "clock_period_ns": cosim.clock_period_ns,
@@ -151,12 +169,17 @@ def run(card: Card, project: Path) -> dict[str, Any]:
             "da4ml_cost_estimate": compiled.da4ml_cost,
             "pipeline_register_bits": compiled.da4ml_reg_bits,
             "hgq2_ebops": trained.ebops,
-            "vendor_tools": "Vitis HLS / Vivado not run here: the HLS project in hls/ is complete for a machine that has them",
+            "vendor_tools": (
+                "Vitis HLS / Vivado not run here: the HLS project in hls/ is complete for a machine that has them"
+            ),
         },
         "buses": {"input": compiled.input_format.describe(), "output": compiled.output_format.describe()},
         "source_hash_sha256": compiled.source_hash,
-        "paths": {"hls_project": str(compiled.hls_dir), "verilog": str(compiled.rtl_dir / "src"),
-                  "plots": {k: str(v) for k, v in plots.items()}},
+        "paths": {
+            "hls_project": str(compiled.hls_dir),
+            "verilog": str(compiled.rtl_dir / "src"),
+            "plots": {k: str(v) for k, v in plots.items()},
+        },
         "stage_seconds": timings,
     }
     with atomic_path(project / "report.json") as tmp:
@@ -192,10 +215,16 @@ def render_markdown(r: dict[str, Any]) -> str:
         "",
         "| implementation | how | vectors | mismatches |",
         "|---|---|---|---|",
-        *[f"| {c['implementation']} | {c['how']} | {c['vectors']} | {c['mismatches']} |" for c in ver["implementations"]],
+        *[
+            f"| {c['implementation']} | {c['how']} | {c['vectors']} | {c['mismatches']} |"
+            for c in ver["implementations"]
+        ],
         "",
-        *[f"First mismatch ({c['implementation']}): {c['first_mismatch']}" for c in ver["implementations"]
-          if c["first_mismatch"]],
+        *[
+            f"First mismatch ({c['implementation']}): {c['first_mismatch']}"
+            for c in ver["implementations"]
+            if c["first_mismatch"]
+        ],
         "## Physics",
         f"Measured on {phys['measured_on']} ({phys['vectors']} windows).",
         "",

