@@ -36,7 +36,8 @@ def main() -> int:
         total = time.perf_counter() - t0
         stages = Timings.load(project / "timings.json").stages
 
-    print(f"trigger-nn build {args.card} on {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    print(f"trigger-nn build {args.card} on {machine}")
     print(f"{'stage':<10} {'seconds':>9}")
     print(f"{'-' * 10} {'-' * 9}")
     for stage in STAGES:
