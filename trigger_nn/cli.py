@@ -121,6 +121,14 @@ def main(argv: list[str] | None = None) -> int:
         log.debug("traceback", exc_info=True)
         print(f"trigger-nn {args.command}: error: {err}", file=sys.stderr)
         return 1
+    except ModuleNotFoundError as err:
+        log.debug("traceback", exc_info=True)
+        print(
+            f"trigger-nn {args.command}: error: the Python module {err.name!r} is not installed; "
+            "run `make install` in the repository (it installs every pinned dependency into .venv)",
+            file=sys.stderr,
+        )
+        return 2
     except KeyboardInterrupt:
         print(f"trigger-nn {args.command}: interrupted; finished stages' files are kept", file=sys.stderr)
         return 130
