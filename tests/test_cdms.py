@@ -52,6 +52,8 @@ def test_windows_are_adc_words_with_balanced_labels_and_truth() -> None:
     assert w.x.min() >= -(2 ** (CFG.adc_bits - 1)) and w.x.max() <= 2 ** (CFG.adc_bits - 1) - 1
     assert w.label.sum() == 200
     assert np.all(w.onset[w.label == 0] == -1) and np.all(w.onset[w.label == 1] >= 0)
+    # Baseline-subtracted: the pre-onset samples of every window average to ~0 (up to ADC rounding).
+    assert np.abs(w.x[:, : CFG.baseline_samples].mean(axis=1)).max() <= 0.5
     lo, hi = CFG.signal_amplitude_sigma
     assert np.all((w.amplitude_sigma >= lo) & (w.amplitude_sigma <= hi))
 

@@ -48,7 +48,8 @@ class CdmsLfnData:
     trace_length: int = 1024
     rise_time_us: float = 20.0
     fall_time_us: float = 100.0
-    onset_range: tuple[float, float] = (0.15, 0.6)
+    onset_range: tuple[float, float] = (0.2, 0.6)
+    baseline_samples: int = 8
     signal_amplitude_sigma: tuple[float, float] = (3.0, 40.0)
     noise_rms_adc: float = 2.0
     adc_bits: int = 8
@@ -241,6 +242,11 @@ def _validate(card: Card, where: str) -> None:
     if isinstance(d, CdmsLfnData):
         if d.window < 4 or d.window > d.trace_length:
             raise CardError(f"{where}: data.window must be in [4, data.trace_length={d.trace_length}]")
+        if not 1 <= d.baseline_samples <= d.onset_range[0] * d.window:
+            raise CardError(
+                f"{where}: data.baseline_samples must be between 1 and the earliest onset "
+                f"(onset_range[0] x window = {d.onset_range[0] * d.window:g} samples)"
+            )
         if not 2 <= d.adc_bits <= 24:
             raise CardError(f"{where}: data.adc_bits must be in [2, 24] (da4ml buses take words up to 32 bits)")
         for key in ("n_train", "n_test"):

@@ -18,6 +18,9 @@ The model, and where its numbers come from (see ../shared/PHYSICS.md):
   excursion in the window is log-uniform in ``lfn_amplitude_sigma`` -- the same
   range as the signal amplitudes, so an amplitude threshold cannot separate them.
   It has no single pulse shape: every event is a new noise realisation.
+- Baseline: like the hardware's running baseline, the mean of the first
+  ``baseline_samples`` of each window (all before the earliest pulse onset) is
+  subtracted from both classes, so a slow LFN offset alone does not give it away.
 - Digitisation: rounded to ADC counts and saturated at ``adc_bits`` signed bits.
 """
 
@@ -138,6 +141,7 @@ def simulate(cfg: CdmsLfnData, n: int, rng: np.random.Generator) -> Windows:
     amplitude[bkg] = _log_uniform(rng, cfg.lfn_amplitude_sigma, n_lfn)
     x[bkg] += lfn_excursions(cfg, n_lfn, rng) * (amplitude[bkg] * cfg.noise_rms_adc)[:, None]
 
+    x -= x[:, : cfg.baseline_samples].mean(axis=1, keepdims=True)
     return Windows(x=digitise(x, cfg.adc_bits), label=label, amplitude_sigma=amplitude, onset=onset)
 
 
