@@ -50,12 +50,12 @@ class CdmsLfnData:
     fall_time_us: float = 100.0
     onset_range: tuple[float, float] = (0.2, 0.6)
     baseline_samples: int = 8
-    signal_amplitude_sigma: tuple[float, float] = (3.0, 40.0)
+    signal_amplitude_sigma: tuple[float, float] = (1.5, 30.0)
     noise_rms_adc: float = 2.0
     adc_bits: int = 8
     noise_knee_hz: float = 5000.0
     lfn_band_hz: tuple[float, float] = (300.0, 3000.0)
-    lfn_amplitude_sigma: tuple[float, float] = (3.0, 40.0)
+    lfn_amplitude_sigma: tuple[float, float] = (1.5, 30.0)
     lfn_burst_ms: tuple[float, float] = (0.2, 2.0)
 
 
