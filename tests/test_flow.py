@@ -27,6 +27,7 @@ data:
   n_test: 1500
   window: 16
   trace_length: 256
+  baseline_samples: 3
 network:
   hidden_units: [8]
 training:

@@ -284,6 +284,7 @@ class CosimResult(Artifact):
     latency_budget_ns: float
     input_interval_budget_cycles: int
     first_mismatch: str | None = None
+    failure: str | None = None
 
     @property
     def latency_ns(self) -> float:

@@ -102,8 +102,12 @@ def _configure_logging(verbose: bool, quiet: bool) -> None:
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(message)s", datefmt="%H:%M:%S")
     quiet_level = logging.DEBUG if verbose else logging.WARNING
-    for noisy in ("tensorflow", "absl", "h5py", "matplotlib", "cocotb", "Verilator", "cocotb_tools"):
+    for noisy in ("tensorflow", "absl", "h5py", "matplotlib", "cocotb", "cocotb_tools"):
         logging.getLogger(noisy).setLevel(max(quiet_level, level))
+    if not verbose:
+        # cocotb's runner sets its own logger ("Verilator") to INFO on creation and echoes every command.
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(lambda record: record.name != "Verilator" or record.levelno >= logging.WARNING)
     if not verbose:
         # Third-party deprecation and resource chatter is not the user's business; our own warnings still show.
         warnings.filterwarnings("ignore", category=DeprecationWarning)

@@ -56,6 +56,7 @@ def run(card: Card, project: Path) -> CosimResult:
         latency_budget_ns=fw.latency_budget_ns,
         input_interval_budget_cycles=fw.input_interval_cycles,
         first_mismatch=m.first_mismatch,
+        failure=m.failure,
     )
     result.save(project / "cosim.json")
     log.info(
@@ -75,6 +76,8 @@ def run(card: Card, project: Path) -> CosimResult:
 
 def check(result: CosimResult) -> None:
     """The gate: any mismatch, a latency other than the pipeline's, or a budget missed fails the stage."""
+    if result.failure and not result.mismatches:
+        raise MismatchError(f"the cocotb testbench failed: {result.failure}")
     if result.mismatches:
         raise MismatchError(
             f"the Verilog in cosim differs from the reference on {result.mismatches} of {result.vectors} vectors; "
