@@ -24,7 +24,7 @@ from .artifacts import (
     atomic_path,
 )
 from .card import Card, card_to_dict
-from .data.dataset import read_dataset
+from .data.dataset import Split, read_dataset
 from .verify import KIND_PHYSICS
 
 log = logging.getLogger(__name__)
@@ -76,13 +76,12 @@ def _plot_roc(path: Path, scores: np.ndarray, labels: np.ndarray, names: tuple[s
     plt.close(fig)
 
 
-def _plot_examples(path: Path, info: DatasetInfo) -> None:
+def _plot_examples(path: Path, test: Split, info: DatasetInfo) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    test = read_dataset(info.path).test
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.2), sharey=True)
     for ax, cls in zip(axes, (1, 0), strict=True):
         for i in np.flatnonzero(test.y == cls)[:4]:
@@ -105,10 +104,11 @@ def run(card: Card, project: Path) -> dict[str, Any]:
     timings_path = project / "timings.json"
     timings = Timings.load(timings_path).stages if timings_path.is_file() else {}
 
-    fw_metrics, scores, labels = firmware_physics(project, info, verified)
+    test = read_dataset(info.path).test
+    fw_metrics, scores, labels = firmware_physics(test, info, verified)
     plots = {"roc": project / "plots" / "roc.png", "examples": project / "plots" / "examples.png"}
     _plot_roc(plots["roc"], scores, labels, info.class_names)
-    _plot_examples(plots["examples"], info)
+    _plot_examples(plots["examples"], test, info)
 
     report: dict[str, Any] = {
         "model": card.name,
