@@ -22,7 +22,6 @@ successive inputs that both came out right: 1 when a new vector every clock pass
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from dataclasses import dataclass
@@ -39,9 +38,8 @@ try:
 except ImportError:  # the simulator's embedded Python may not have the repository root on its path
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from trigger_nn.artifacts import BusFormat
+from trigger_nn.firmware.cosim import JOB_ENV, RESULT_ENV, StreamVerdict
 
-JOB_ENV = "TRIGGER_NN_COSIM_JOB"
-RESULT_ENV = "TRIGGER_NN_COSIM_RESULT"
 #: simulated clock period; the design has no timing in it, the real period is applied by the caller
 SIM_CLOCK_PERIOD_NS = 5
 #: ``applied`` entry of a cycle that carries no vector (an idle gap: random bits on the bus)
@@ -156,32 +154,6 @@ class OutputMonitor:
             self.samples.append(self._signal.value.to_unsigned())
         except ValueError:  # X or Z on some bit
             self.samples.append(UNRESOLVED)
-
-
-@dataclass(frozen=True, kw_only=True)
-class StreamVerdict:
-    """What the checker concluded; written as the JSON result."""
-
-    vectors: int
-    cycles: int
-    mismatches: int
-    latency_cycles: int
-    expected_latency: int
-    ii_cycles: int
-    first_mismatch: str | None
-    failure: str | None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "vectors": self.vectors,
-            "cycles": self.cycles,
-            "mismatches": self.mismatches,
-            "latency_cycles": self.latency_cycles,
-            "expected_latency": self.expected_latency,
-            "ii_cycles": self.ii_cycles,
-            "first_mismatch": self.first_mismatch,
-            "failure": self.failure,
-        }
 
 
 class StreamChecker:
@@ -308,7 +280,7 @@ async def stream_vectors(dut: Any) -> None:
         monitor.sample()
 
     verdict = checker.verdict(monitor.samples)
-    result_path.write_text(json.dumps(verdict.to_json(), indent=2) + "\n")
+    verdict.save(result_path)
     dut._log.info(
         "%d vectors in %d cycles: %d wrong, latency %d cycles (expected %d), II %d",
         verdict.vectors,

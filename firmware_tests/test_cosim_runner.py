@@ -14,22 +14,16 @@ import numpy as np
 import pytest
 from da4ml.codegen import RTLModel
 from da4ml.trace import FixedVariableArrayInput, comb_trace, to_pipeline
-from da4ml.types import QInterval, minimal_kif
 
 from trigger_nn.artifacts import BusFormat
 from trigger_nn.errors import ToolError
 from trigger_nn.firmware.cosim import CosimMeasurement, run_cosim
+from trigger_nn.firmware.rtl import bus_format
 
 N_VECTORS = 2000
 N_IN, N_HIDDEN, N_OUT = 6, 5, 3
 LATENCY_CUTOFF = 2  # small enough for a pipeline of several stages
 TOP = "tiny_wrapper"
-
-
-def _bus_format(qints: list[QInterval]) -> BusFormat:
-    """The uniform bus da4ml's wrapper makes of these elements: widest integer part, finest LSB."""
-    k, i, f = (max(column) for column in zip(*map(minimal_kif, qints), strict=True))
-    return BusFormat(n_elements=len(qints), width=int(k + i + f), frac_bits=int(f), signed=bool(k))
 
 
 @dataclass(frozen=True)
@@ -69,7 +63,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> TinyDesign:
     root = tmp_path_factory.mktemp("tiny")
     RTLModel(pipe, "tiny", root / "rtl", flavor="verilog", clock_period=5, print_latency=False).write()
 
-    input_format, output_format = _bus_format(pipe.inp_qint), _bus_format(pipe.out_qint)
+    input_format, output_format = bus_format(pipe.inp_qint), bus_format(pipe.out_qint)
     lo, hi = input_format.word_range()
     inp_words = rng.integers(lo, hi + 1, size=(N_VECTORS, N_IN))
     out_words = output_format.to_words(comb.predict(input_format.from_words(inp_words)))

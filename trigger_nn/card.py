@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from .artifacts import to_plain
 from .errors import CardError
 
 
@@ -319,17 +320,7 @@ def load_card(path: Path) -> Card:
 
 
 def card_to_dict(card: Card) -> dict[str, Any]:
-    """The card with every default filled in, as plain YAML/JSON types (for the report)."""
-
-    def plain(v: Any) -> Any:
-        if dataclasses.is_dataclass(v):
-            return {f.name: plain(getattr(v, f.name)) for f in dataclasses.fields(v) if f.name != "source"}
-        if isinstance(v, Enum):
-            return v.value
-        if isinstance(v, tuple | list):
-            return [plain(x) for x in v]
-        if isinstance(v, Path):
-            return str(v)
-        return v
-
-    return plain(card)
+    """The card with every default filled in, as plain JSON types (for the report)."""
+    plain = to_plain(card)
+    del plain["source"]
+    return plain

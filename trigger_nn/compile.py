@@ -37,17 +37,14 @@ def run(card: Card, project: Path) -> CompileResult:
     fw = card.firmware
     (project / "compile.json").unlink(missing_ok=True)
 
-    hls_dir = project / "hls"
-    with atomic_path(hls_dir) as tmp:
-        hls.write_project(model, tmp, fw, project_name=card.name)
-        hls.relocate(tmp, hls_dir)
-    csim_lib = sorted((hls_dir / "firmware").glob(f"{card.name}-*.so"))[-1]
-
-    log.info("da4ml: tracing the model and writing pipelined Verilog (cutoff %g)", fw.pipeline_cutoff)
-    comb = rtl.trace(model)
-    rtl_dir = project / "rtl"
-    with atomic_path(rtl_dir) as tmp:
-        meta = rtl.write_verilog(comb, tmp, fw, top=card.name)
+    hls_dir, rtl_dir = project / "hls", project / "rtl"
+    # Both trees move into place only if both were written: never a new hls/ beside an old rtl/.
+    with atomic_path(hls_dir) as hls_tmp, atomic_path(rtl_dir) as rtl_tmp:
+        hls.write_project(model, hls_tmp, fw, project_name=card.name)
+        hls.relocate(hls_tmp, hls_dir)
+        log.info("da4ml: tracing the model and writing pipelined Verilog (cutoff %g)", fw.pipeline_cutoff)
+        comb = rtl.trace(model)
+        meta = rtl.write_verilog(comb, rtl_tmp, fw, top=card.name)
 
     result = CompileResult(
         hls_dir=hls_dir,
@@ -60,7 +57,6 @@ def run(card: Card, project: Path) -> CompileResult:
         da4ml_cost=float(meta["cost"]),
         da4ml_reg_bits=int(meta["reg_bits"]),
         source_hash=source_hash(hls_dir, rtl_dir),
-        csim_library=csim_lib,
     )
     log.info(
         "compiled: %d pipeline stages at %g ns, da4ml cost %.0f, input bus %s, output bus %s",

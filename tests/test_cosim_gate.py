@@ -1,0 +1,44 @@
+"""The cosim gate: which measured results fail the stage, and with what message."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from trigger_nn.artifacts import CosimResult
+from trigger_nn.cosim import check
+from trigger_nn.errors import BudgetError, MismatchError
+
+PASSING = CosimResult(
+    simulator="Verilator (cocotb)",
+    vectors=4000,
+    cycles=4044,
+    mismatches=0,
+    latency_cycles=4,
+    expected_latency_cycles=4,
+    ii_cycles=1,
+    clock_period_ns=5.0,
+    latency_budget_ns=1600.0,
+    input_interval_budget_cycles=320,
+)
+
+
+def test_a_passing_run_passes() -> None:
+    check(PASSING)
+    check(dataclasses.replace(PASSING, latency_budget_ns=20.0))  # exactly on budget is within it
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "message"),
+    [
+        ({"mismatches": 3, "first_mismatch": "vector 7 ...", "failure": "3 wrong"}, MismatchError, "vector 7"),
+        ({"latency_cycles": 5, "failure": "measured latency 5"}, MismatchError, "latency of 5 cycles"),
+        ({"latency_cycles": -1, "ii_cycles": -1, "failure": "latency is ambiguous"}, MismatchError, "ambiguous"),
+        ({"latency_budget_ns": 15.0}, BudgetError, "20.0 ns exceeds the budget of 15.0 ns"),
+        ({"ii_cycles": 4, "input_interval_budget_cycles": 2}, BudgetError, "new input every 4 cycles"),
+    ],
+)
+def test_each_failure_names_its_cause(change: dict, error: type[Exception], message: str) -> None:
+    with pytest.raises(error, match=message):
+        check(dataclasses.replace(PASSING, **change))
