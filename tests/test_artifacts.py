@@ -22,7 +22,7 @@ FMT_IN = BusFormat(n_elements=3, width=8, frac_bits=2, signed=True)
 FMT_OUT = BusFormat(n_elements=1, width=19, frac_bits=8, signed=True)
 
 
-def test_round_trips(tmp_path: Path) -> None:
+def test_round_trips(tmp_path: Path, passing_cosim: CosimResult) -> None:
     compiled = CompileResult(
         hls_dir=Path("p/hls"),
         rtl_dir=Path("p/rtl"),
@@ -42,22 +42,10 @@ def test_round_trips(tmp_path: Path) -> None:
         vectors_path=Path("v.npz"),
         checks=(ImplementationCheck(implementation="csim", how="g++", vectors=5, mismatches=0),),
     )
-    cosim = CosimResult(
-        simulator="Verilator",
-        vectors=10,
-        cycles=30,
-        mismatches=0,
-        latency_cycles=4,
-        expected_latency_cycles=4,
-        ii_cycles=1,
-        clock_period_ns=5.0,
-        latency_budget_ns=1600.0,
-        input_interval_budget_cycles=320,
-    )
-    for artifact in (compiled, verified, cosim, Timings(stages={"train": 1.5})):
+    for artifact in (compiled, verified, passing_cosim, Timings(stages={"train": 1.5})):
         path = artifact.save(tmp_path / f"{type(artifact).__name__}.json")
         assert type(artifact).load(path) == artifact
-    assert cosim.latency_ns == 20.0 and cosim.margin_ns == 1580.0
+    assert passing_cosim.latency_ns == 20.0 and passing_cosim.margin_ns == 1580.0
     assert verified.passed
 
 

@@ -10,23 +10,10 @@ from trigger_nn.artifacts import CosimResult
 from trigger_nn.cosim import check
 from trigger_nn.errors import BudgetError, MismatchError
 
-PASSING = CosimResult(
-    simulator="Verilator (cocotb)",
-    vectors=4000,
-    cycles=4044,
-    mismatches=0,
-    latency_cycles=4,
-    expected_latency_cycles=4,
-    ii_cycles=1,
-    clock_period_ns=5.0,
-    latency_budget_ns=1600.0,
-    input_interval_budget_cycles=320,
-)
 
-
-def test_a_passing_run_passes() -> None:
-    check(PASSING)
-    check(dataclasses.replace(PASSING, latency_budget_ns=20.0))  # exactly on budget is within it
+def test_a_passing_run_passes(passing_cosim: CosimResult) -> None:
+    check(passing_cosim)
+    check(dataclasses.replace(passing_cosim, latency_budget_ns=20.0))  # exactly on budget is within it
 
 
 @pytest.mark.parametrize(
@@ -39,6 +26,8 @@ def test_a_passing_run_passes() -> None:
         ({"ii_cycles": 4, "input_interval_budget_cycles": 2}, BudgetError, "new input every 4 cycles"),
     ],
 )
-def test_each_failure_names_its_cause(change: dict, error: type[Exception], message: str) -> None:
+def test_each_failure_names_its_cause(
+    passing_cosim: CosimResult, change: dict, error: type[Exception], message: str
+) -> None:
     with pytest.raises(error, match=message):
-        check(dataclasses.replace(PASSING, **change))
+        check(dataclasses.replace(passing_cosim, **change))
