@@ -111,7 +111,7 @@ class VerifyConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class CosimConfig:
-    n_vectors: int = 4000
+    n_vectors: int = 10000
 
 
 @dataclass(frozen=True, kw_only=True)
