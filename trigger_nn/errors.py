@@ -9,6 +9,10 @@ class CardError(TriggerNNError, ValueError):
     """A model card is malformed, has an unknown key or a value of the wrong type."""
 
 
+class DataError(TriggerNNError, ValueError):
+    """A user's data file is unreadable, lacks a named branch, or holds values the flow cannot take."""
+
+
 class ArtifactError(TriggerNNError, FileNotFoundError):
     """A stage's input file is missing, unreadable or of another schema version."""
 
