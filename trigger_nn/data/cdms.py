@@ -148,3 +148,11 @@ def simulate(cfg: CdmsLfnData, n: int, rng: np.random.Generator) -> Windows:
 def input_kif(cfg: CdmsLfnData) -> tuple[int, int, int]:
     """The ADC word as a fixed-point type: signed, ``adc_bits - 1`` integer bits, no fraction."""
     return 1, cfg.adc_bits - 1, 0
+
+
+def description(cfg: CdmsLfnData) -> str:
+    return (
+        f"{cfg.window}-sample phonon windows at {cfg.sample_rate_hz / 1e3:g} kHz, {cfg.adc_bits}-bit ADC; "
+        f"two-pole pulses (rise {cfg.rise_time_us:g} us, fall {cfg.fall_time_us:g} us) vs LFN bursts "
+        f"({cfg.lfn_band_hz[0]:g}-{cfg.lfn_band_hz[1]:g} Hz)"
+    )
