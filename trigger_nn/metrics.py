@@ -49,6 +49,11 @@ def background_pass_at(r: Roc, signal_eff: float) -> float:
     return float(r.background_pass[ok].min())
 
 
+def threshold_at(r: Roc, signal_eff: float) -> float:
+    """The cut (accept ``score >= cut``) that keeps at least ``signal_eff`` of the signal with the fewest background."""
+    return float(r.thresholds[np.flatnonzero(r.signal_eff >= signal_eff)[0]])
+
+
 def summary(scores: np.ndarray, labels: np.ndarray, *, background: str, signal: str) -> dict[str, float]:
     r = roc(scores, labels)
     pred = np.asarray(scores).reshape(-1) >= 0

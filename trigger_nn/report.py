@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__, metrics
+from . import __version__, physics
 from ._deps import package_version
 from .artifacts import (
     CompileResult,
@@ -24,7 +24,7 @@ from .artifacts import (
     atomic_path,
 )
 from .card import Card, card_to_dict
-from .data.dataset import Split, read_dataset
+from .data.dataset import read_dataset
 from .verify import KIND_PHYSICS
 
 log = logging.getLogger(__name__)
@@ -36,57 +36,11 @@ def tool_versions() -> dict[str, str]:
     return {"trigger_nn": __version__} | {dist: package_version(dist) for dist in TOOLS}
 
 
-def firmware_physics(
-    project: Path, info: DatasetInfo, verified: VerifyResult
-) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
-    """Metrics from the firmware's outputs on the test-set vectors (checked bit-identical to the reference)."""
+def firmware_scores(verified: VerifyResult) -> tuple[np.ndarray, np.ndarray]:
+    """Firmware outputs on the test-set vectors (found bit-identical to the reference) and their test-set rows."""
     vectors = np.load(verified.vectors_path)
-    scores = vectors["reference"][vectors["kinds"] == KIND_PHYSICS].reshape(-1)
-    labels = read_dataset(info.path).test.y[: len(scores)]
-    names = info.class_names
-    found = metrics.summary(scores, labels, background=names[0], signal=names[-1])
-    return {"vectors": int(len(scores)), **found}, scores, labels
-
-
-def _plot_roc(path: Path, scores: np.ndarray, labels: np.ndarray, names: tuple[str, ...]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    r = metrics.roc(scores, labels)
-    fig, ax = plt.subplots(figsize=(5, 4))
-    ax.plot(r.background_pass, r.signal_eff, drawstyle="steps-post", label=f"NN firmware, AUC {metrics.auc(r):.4f}")
-    ax.set_xscale("log")
-    ax.set_xlim(1e-4, 1)
-    ax.set_xlabel(f"{names[0]} pass rate")
-    ax.set_ylabel(f"{names[-1]} efficiency")
-    ax.set_title("ROC on the held-out set (da4ml Verilog = reference)")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(loc="lower right")
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
-
-
-def _plot_examples(path: Path, test: Split, info: DatasetInfo) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2), sharey=True)
-    for ax, cls in zip(axes, (1, 0), strict=True):
-        for i in np.flatnonzero(test.y == cls)[:4]:
-            ax.plot(test.x[i].reshape(-1), lw=1)
-        ax.set_title(f"{info.class_names[cls]} windows (test set)")
-        ax.set_xlabel("sample")
-    axes[0].set_ylabel("ADC counts")
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
+    from_test_set = vectors["kinds"] == KIND_PHYSICS
+    return vectors["reference"][from_test_set].reshape(-1), vectors["test_index"][from_test_set]
 
 
 def run(card: Card, project: Path) -> dict[str, Any]:
@@ -99,10 +53,8 @@ def run(card: Card, project: Path) -> dict[str, Any]:
     timings = Timings.load(timings_path).stages if timings_path.is_file() else {}
 
     test = read_dataset(info.path).test
-    fw_metrics, scores, labels = firmware_physics(test, info, verified)
-    plots = {"roc": project / "plots" / "roc.png", "examples": project / "plots" / "examples.png"}
-    _plot_roc(plots["roc"], scores, labels, info.class_names)
-    _plot_examples(plots["examples"], test, info)
+    scores, rows = firmware_scores(verified)
+    phys = physics.evaluate(card, test, info, scores, rows, project / "plots")
 
     report: dict[str, Any] = {
         "model": card.name,
@@ -119,7 +71,7 @@ def run(card: Card, project: Path) -> dict[str, Any]:
             "firmware": {
                 "measured_on": "reference outputs on the test-set vectors that verify found bit-identical "
                 "in hls4ml C simulation and da4ml Verilog (Verilator)",
-                **fw_metrics,
+                **phys.metrics,
             },
             "keras_reference_full_test_set": {
                 "measured_on": "trained Keras model, whole test set",
@@ -172,19 +124,19 @@ def run(card: Card, project: Path) -> dict[str, Any]:
         "paths": {
             "hls_project": str(compiled.hls_dir),
             "verilog": str(compiled.rtl_dir / "src"),
-            "plots": {k: str(v) for k, v in plots.items()},
+            "plots": {k: str(v) for k, v in phys.plots.items()},
         },
         "stage_seconds": timings,
     }
     with atomic_path(project / "report.json") as tmp:
         tmp.write_text(json.dumps(report, indent=2) + "\n")
     with atomic_path(project / "report.md") as tmp:
-        tmp.write_text(render_markdown(report))
+        tmp.write_text(render_markdown(report, phys.markdown))
     log.info("report: %s", project / "report.md")
     return report
 
 
-def render_markdown(r: dict[str, Any]) -> str:
+def render_markdown(r: dict[str, Any], physics_lines: list[str]) -> str:
     lat, ver, res, phys = r["latency"], r["verification"], r["resources"], r["physics"]["firmware"]
     verdict = "PASS" if ver["passed"] and lat["mismatches"] == 0 and lat["margin_ns"] >= 0 else "FAIL"
     lines = [
@@ -220,14 +172,9 @@ def render_markdown(r: dict[str, Any]) -> str:
             if c["first_mismatch"]
         ],
         "## Physics",
-        f"Measured on {phys['measured_on']} ({phys['vectors']} windows).",
+        f"Measured on {phys['measured_on']} ({phys['vectors']} test-set vectors).",
         "",
-        "| metric | value |",
-        "|---|---|",
-        *[f"| {k} | {v:.4f} |" for k, v in phys.items() if isinstance(v, float)],
-        "",
-        "![ROC](plots/roc.png)",
-        "![example windows](plots/examples.png)",
+        *physics_lines,
         "",
         "## Resources",
         f"{res['measured_on']}.",

@@ -153,7 +153,7 @@ def _merged_decays(cfg: EclPhotonData, n: int, rng: np.random.Generator) -> tupl
     return decays, np.concatenate([s for _, s, _ in kept]), np.concatenate([x for _, _, x in kept])
 
 
-def _deposit(
+def deposit_showers(
     cfg: EclPhotonData,
     grid: int,
     event: np.ndarray,
@@ -275,7 +275,7 @@ def simulate(cfg: EclPhotonData, n: int, rng: np.random.Generator, *, progress=N
         energies = np.concatenate([e1[sl], e2[sl][two]])
         x0 = np.concatenate([px[sl] + d1[sl] * ux[sl], (px[sl] - d2[sl] * ux[sl])[two]])
         y0 = np.concatenate([py[sl] + d1[sl] * uy[sl], (py[sl] - d2[sl] * uy[sl])[two]])
-        deposits = _deposit(cfg, grid, event, energies, x0, y0, rng, m)
+        deposits = deposit_showers(cfg, grid, event, energies, x0, y0, rng, m)
         image_mev[sl], x[sl] = _views(cfg, deposits, rng)
         if progress is not None:
             progress(sl.stop, n)
