@@ -51,6 +51,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..card import EclPhotonData, Granularity
+from ..errors import CardError
 
 CLASS_NAMES = ("merged", "photon")
 #: ``Clusters.source`` values: what made the cluster.
@@ -122,35 +123,50 @@ class Clusters:
     separation_cm: np.ndarray  # (n,) float32: distance between the photons' impact points (0 for single photons)
 
 
-def _merged_decays(cfg: EclPhotonData, n: int, rng: np.random.Generator) -> tuple[Decays, np.ndarray, np.ndarray]:
-    """``n`` merged two-photon decays: the decays, their source, and each photon pair's distance D."""
-    m_pi0 = pi0_mass_gev()
+def _select(d: Decays, idx: np.ndarray) -> Decays:
+    return Decays(**{k: getattr(d, k)[idx] for k in Decays.__dataclass_fields__})
+
+
+def _join(parts: list[Decays]) -> Decays:
+    return Decays(**{k: np.concatenate([getattr(d, k) for d in parts]) for k in Decays.__dataclass_fields__})
+
+
+def _merged_of(cfg: EclPhotonData, mass: float, n: int, rng: np.random.Generator) -> tuple[Decays, np.ndarray]:
+    """``n`` decays of a particle of ``mass`` whose photons land close enough to merge, and each one's distance D."""
     max_sep = (cfg.image_size // 2) * cfg.crystal_size_cm
     cos_lo, cos_hi = (math.cos(math.radians(a)) for a in cfg.polar_range_deg)
-    kept: list[tuple[Decays, np.ndarray, np.ndarray]] = []
+    kept: list[Decays] = [two_photon_decay(np.ones(0), mass, np.zeros(0))]
+    distances = [np.zeros(0)]
     have = 0
     for _ in range(1000):
+        if have == n:
+            break
         m = max(4 * (n - have), 1000)
-        source = np.where(rng.random(m) < cfg.alp_fraction, SOURCE_ALP, SOURCE_PI0).astype(np.int8)
-        mass = np.where(source == SOURCE_ALP, cfg.alp_mass_gev, m_pi0)
-        energy = rng.uniform(*cfg.energy_range_gev, size=m)
-        d = two_photon_decay(energy, mass, rng.uniform(-1.0, 1.0, size=m))
+        d = two_photon_decay(rng.uniform(*cfg.energy_range_gev, size=m), mass, rng.uniform(-1.0, 1.0, size=m))
         distance = cfg.barrel_radius_cm / np.sqrt(1.0 - rng.uniform(cos_hi, cos_lo, size=m) ** 2)
         # a photon going backwards (theta_i >= 90 deg, only for slow parents) never reaches this patch
         forward = (d.theta1 < np.pi / 2) & (d.theta2 < np.pi / 2)
-        sep = np.where(forward, distance * (np.tan(np.minimum(d.theta1, 1.5)) + np.tan(np.minimum(d.theta2, 1.5))), 1e9)
-        ok = np.flatnonzero(sep <= max_sep)[: n - have]
-        kept.append((Decays(**{k: getattr(d, k)[ok] for k in Decays.__dataclass_fields__}), source[ok], distance[ok]))
+        sep = distance * (np.tan(np.where(forward, d.theta1, 0)) + np.tan(np.where(forward, d.theta2, 0)))
+        ok = np.flatnonzero(forward & (sep <= max_sep))[: n - have]
+        kept.append(_select(d, ok))
+        distances.append(distance[ok])
         have += len(ok)
-        if have == n:
-            break
     else:
-        raise ValueError(
-            f"no merged clusters in energy_range_gev {cfg.energy_range_gev}: the photons land more than "
-            f"{max_sep:g} cm apart; raise the energies or the image size"
+        raise CardError(
+            f"a particle of {mass:g} GeV in data.energy_range_gev {list(cfg.energy_range_gev)} hardly ever gives a "
+            f"merged cluster (photons within {max_sep:g} cm); raise the energies or data.image_size"
         )
-    decays = Decays(**{k: np.concatenate([getattr(d, k) for d, _, _ in kept]) for k in Decays.__dataclass_fields__})
-    return decays, np.concatenate([s for _, s, _ in kept]), np.concatenate([x for _, _, x in kept])
+    return _join(kept), np.concatenate(distances)
+
+
+def _merged_decays(cfg: EclPhotonData, n: int, rng: np.random.Generator) -> tuple[Decays, np.ndarray, np.ndarray]:
+    """``n`` merged two-photon clusters, ``alp_fraction`` of them from ALPs: decays, source, distance D."""
+    n_alp = int(rng.binomial(n, cfg.alp_fraction))
+    pi0, d_pi0 = _merged_of(cfg, pi0_mass_gev(), n - n_alp, rng)
+    alp, d_alp = _merged_of(cfg, cfg.alp_mass_gev, n_alp, rng)
+    order = rng.permutation(n)
+    source = np.repeat(np.array([SOURCE_PI0, SOURCE_ALP], dtype=np.int8), [n - n_alp, n_alp])
+    return _select(_join([pi0, alp]), order), source[order], np.concatenate([d_pi0, d_alp])[order]
 
 
 def deposit_showers(
