@@ -228,6 +228,13 @@ def _ecl(
         f"The network {'beats' if beats else 'does NOT beat'} every shower-shape cut at 90 % photon efficiency.",
         "",
     ]
+    if simulated:
+        lines += [
+            "These clusters come from the model in `trigger_nn/data/ecl.py` (parameterised showers, no material in "
+            "front of the calorimeter, no overlapping clusters): the absolute rejections are the model's; the "
+            "comparison of the selections on the same clusters is the result.",
+            "",
+        ]
     for kind, table in by_energy.items():
         edges = table["bin_edges_gev"]
         lines += [
