@@ -25,13 +25,19 @@ def _rngs(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
     return train, test
 
 
+def _progress(done: int, total: int) -> None:
+    if done == total or done % 10000 < 2000:
+        log.info("  %d/%d events", done, total)
+
+
 def _cdms(data: CdmsLfnData, seed: int) -> Dataset:
     def split(w: cdms.Windows) -> Split:
-        return Split(x=w.x, y=w.label, truth={"amplitude_sigma": w.amplitude_sigma, "onset": w.onset})
+        truth = {"kind": w.kind, "energy_sigma": w.energy_sigma, "of_peak_sigma": w.of_peak_sigma, "onset": w.onset}
+        return Split(x=w.x, y=w.label, truth=truth)
 
     train_rng, test_rng = _rngs(seed)
-    train = cdms.simulate(data, data.n_train, train_rng)
-    test = cdms.simulate(data, data.n_test, test_rng)
+    train = cdms.simulate(data, data.n_train, train_rng, progress=_progress)
+    test = cdms.simulate(data, data.n_test, test_rng, progress=_progress)
     return Dataset(train=split(train), test=split(test), input_kif=cdms.input_kif(data), class_names=cdms.CLASS_NAMES)
 
 
@@ -42,10 +48,6 @@ def _ecl_split(data: EclPhotonData, x: np.ndarray, y: np.ndarray, image_mev: np.
 
 
 def _ecl_simulated(data: EclPhotonData, seed: int) -> Dataset:
-    def progress(done: int, total: int) -> None:
-        if done == total or done % 10000 < ecl.CHUNK:
-            log.info("  %d/%d clusters", done, total)
-
     def split(c: ecl.Clusters) -> Split:
         return _ecl_split(
             data,
@@ -59,8 +61,8 @@ def _ecl_simulated(data: EclPhotonData, seed: int) -> Dataset:
         )
 
     train_rng, test_rng = _rngs(seed)
-    train = ecl.simulate(data, data.n_train, train_rng, progress=progress)
-    test = ecl.simulate(data, data.n_test, test_rng, progress=progress)
+    train = ecl.simulate(data, data.n_train, train_rng, progress=_progress)
+    test = ecl.simulate(data, data.n_test, test_rng, progress=_progress)
     return Dataset(train=split(train), test=split(test), input_kif=ecl.input_kif(data), class_names=ecl.CLASS_NAMES)
 
 
@@ -94,7 +96,7 @@ def _ecl_user(data: EclPhotonData, seed: int) -> Dataset:
 def run(card: Card, project: Path) -> DatasetInfo:
     data = card.data
     if isinstance(data, CdmsLfnData):
-        log.info("simulating %d training and %d test windows (%s)", data.n_train, data.n_test, card.task)
+        log.info("simulating %d training and %d test events (%s)", data.n_train, data.n_test, card.task)
         ds = _cdms(data, card.seed)
         description = cdms.description(data)
     elif isinstance(data, EclPhotonData):
