@@ -25,13 +25,14 @@ seed: 7
 data:
   n_train: 3000
   n_test: 1500
-  window: 16
+  window: 32
   trace_length: 256
-  baseline_samples: 3
+  of_length: 64
+  baseline_samples: 4
 network:
   hidden_units: [8]
 training:
-  epochs: 4
+  epochs: 8
   batch_size: 128
 firmware:
   clock_period_ns: 5.0
@@ -64,6 +65,7 @@ def test_build_writes_every_stage_and_a_passing_report(built: tuple[Path, Path])
         "verify/vectors.npz",
         "report.md",
         "plots/roc.png",
+        "plots/turn_on.png",
     ):
         assert (project / rel).is_file(), rel
     report = json.loads((project / "report.json").read_text())
@@ -76,7 +78,14 @@ def test_build_writes_every_stage_and_a_passing_report(built: tuple[Path, Path])
     assert lat["latency_cycles"] == lat["pipeline_depth_cycles"] >= 1
     assert lat["latency_ns"] == lat["latency_cycles"] * 5.0 <= 1600.0
     assert lat["ii_cycles"] == 1
-    assert report["physics"]["firmware"]["auc"] > 0.8  # it learnt something
+    phys = report["physics"]["firmware"]
+    assert phys["auc"] > 0.7  # it learnt something
+    triggers = phys["triggers"]
+    assert set(triggers) == {"OF alone", "OF + NN"}
+    assert triggers["OF + NN"]["of_threshold_sigma"] <= triggers["OF alone"]["of_threshold_sigma"]
+    assert phys["threshold_reduction"] == pytest.approx(
+        1 - triggers["OF + NN"]["e50_sigma"] / triggers["OF alone"]["e50_sigma"]
+    )
     assert set(report["stage_seconds"]) == {"simulate", "train", "compile", "verify", "cosim"}  # report: not yet
     md = (project / "report.md").read_text()
     assert "PASS" in md and "Verilator" in md
@@ -102,7 +111,7 @@ def test_missing_stage_input_names_the_stage(tmp_path: Path, built: tuple[Path, 
 
 def test_bad_card_is_one_message_and_exit_1(tmp_path: Path, capsys) -> None:
     card = tmp_path / "bad.yaml"
-    card.write_text(SMALL_CARD.replace("  window: 16", "  windw: 16"))
+    card.write_text(SMALL_CARD.replace("  window: 32", "  windw: 32"))
     assert main(["simulate", str(card), "--projects", str(tmp_path)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "unknown key 'windw'; did you mean 'window'?" in err[0]

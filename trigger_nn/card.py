@@ -77,6 +77,7 @@ class CdmsLfnData:
     lfn_of_scale_sigma: float = 2.0
     lfn_pass_target: float = 0.05
     of_threshold_floor_sigma: float = 4.0
+    min_plateau_efficiency: float = 0.95
 
 
 class Granularity(StrEnum):
@@ -360,7 +361,7 @@ def _validate_cdms(d: CdmsLfnData, where: str) -> None:
         lo, hi = getattr(d, key)
         if not 0 < lo <= hi:
             raise CardError(f"{where}: data.{key} must be [low, high] with 0 < low <= high, got {[lo, hi]}")
-    for key in ("fall2_fraction", "lfn_slow_fraction", "signal_fraction", "noise_fraction"):
+    for key in ("fall2_fraction", "lfn_slow_fraction", "signal_fraction", "noise_fraction", "min_plateau_efficiency"):
         if not 0.0 <= getattr(d, key) <= 1.0:
             raise CardError(f"{where}: data.{key} must be in [0, 1]")
     if d.signal_fraction + d.noise_fraction >= 1.0 or d.signal_fraction == 0:

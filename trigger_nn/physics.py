@@ -376,7 +376,11 @@ def _cut_keeping(values: np.ndarray, k: int) -> float:
 
 
 def _operating_points(cfg: CdmsLfnData, peak, score, kind, energy) -> tuple[Trigger, Trigger]:
-    """The OF-alone threshold at the card's LFN pass rate, then the OF + NN point with the lowest E50 at that rate."""
+    """The OF-alone threshold at the card's LFN pass rate, then the OF + NN point with the lowest E50 at that rate.
+
+    OF + NN points that lose more than ``1 - min_plateau_efficiency`` of the signals far above threshold
+    are not taken: a cut that throws away events of every energy would otherwise lower E50 too.
+    """
     lfn, sig = kind == KIND_LFN, kind == KIND_SIGNAL
     k = int(np.floor(cfg.lfn_pass_target * lfn.sum()))
     of = Trigger(name="OF alone", threshold=_cut_keeping(peak[lfn], k))
@@ -384,9 +388,9 @@ def _operating_points(cfg: CdmsLfnData, peak, score, kind, energy) -> tuple[Trig
     for t in np.arange(cfg.of_threshold_floor_sigma, of.threshold + 1e-9, 0.1):
         above = lfn & (peak >= t)
         trig = Trigger(name="OF + NN", threshold=float(t), cut=_cut_keeping(score[above], k))
-        e50 = TurnOn.fit(energy[sig], trig.passes(peak[sig], score[sig]), guess=float(t)).e50
-        if np.isfinite(e50) and (best is None or e50 < best[0]):
-            best = (e50, trig)
+        curve = TurnOn.fit(energy[sig], trig.passes(peak[sig], score[sig]), guess=float(t))
+        if curve.plateau >= cfg.min_plateau_efficiency and (best is None or curve.e50 < best[0]):
+            best = (curve.e50, trig)
     return of, best[1] if best is not None else dataclasses.replace(of, name="OF + NN")
 
 
@@ -443,17 +447,18 @@ def _cdms(
         "firmware's.",
         "",
         "| trigger | OF threshold (sigma_E) | NN cut | LFN pass rate | noise pass rate | E50 (sigma_E) | "
-        "turn-on width |",
-        "|---|---|---|---|---|---|---|",
+        "turn-on width | plateau |",
+        "|---|---|---|---|---|---|---|---|",
         *[
             f"| {name} | {r['of_threshold_sigma']:.2f} | {r['nn_cut']:.4g} | {r['lfn_pass_rate']:.4f} | "
             f"{r['noise_pass_rate']:.4f} | {r['e50_sigma']:.2f} ± {r['e50_error_sigma']:.2f} | "
-            f"{r['turn_on_width_sigma']:.2f} |"
+            f"{r['turn_on_width_sigma']:.2f} | {r['plateau_efficiency']:.3f} |"
             for name, r in results.items()
         ],
         "",
         f"**Threshold reduction at equal LFN pass rate: {reduction:.1%}** (energy at 50 % efficiency, OF + NN vs "
-        "OF alone; the published LSTM projection is 22 %).",
+        f"OF alone; the published LSTM projection is 22 %). OF + NN must keep at least "
+        f"{cfg.min_plateau_efficiency:.0%} of the signals far above threshold.",
         "",
         "![turn-on curves](plots/turn_on.png)",
         "![OF peaks](plots/of_peaks.png)",
