@@ -458,8 +458,18 @@ def _cdms(
         "",
         f"**Threshold reduction at equal LFN pass rate: {reduction:.1%}** (energy at 50 % efficiency, OF + NN vs "
         f"OF alone; the published LSTM projection is 22 %). OF + NN must keep at least "
-        f"{cfg.min_plateau_efficiency:.0%} of the signals far above threshold.",
+        f"{cfg.min_plateau_efficiency:.0%} of the signals far above threshold. The LFN pass rates are equal "
+        "on the half the operating points come from; on this half they differ by its statistics.",
         "",
+        *(
+            [
+                f"OF + NN sits at the card's floor ({cfg.of_threshold_floor_sigma:g} sigma_E, "
+                "`of_threshold_floor_sigma`): there the noise triggers, not the LFN, limit the threshold.",
+                "",
+            ]
+            if nn.threshold <= cfg.of_threshold_floor_sigma + 1e-9
+            else []
+        ),
         "![turn-on curves](plots/turn_on.png)",
         "![OF peaks](plots/of_peaks.png)",
         *GENERIC_PLOTS,
