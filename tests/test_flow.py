@@ -44,6 +44,10 @@ cosim:
 """
 
 
+def _not_json(constant: str) -> None:
+    raise AssertionError(f"report.json holds {constant}, which is not JSON")
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("flow")
@@ -68,7 +72,7 @@ def test_build_writes_every_stage_and_a_passing_report(built: tuple[Path, Path])
         "plots/turn_on.png",
     ):
         assert (project / rel).is_file(), rel
-    report = json.loads((project / "report.json").read_text())
+    report = json.loads((project / "report.json").read_text(), parse_constant=_not_json)  # strict JSON
     impls = report["verification"]["implementations"]
     assert [c["implementation"] for c in impls] == ["hls4ml C simulation", "da4ml Verilog (Verilator)"]
     for check in impls:

