@@ -24,6 +24,11 @@ def test_a_passing_run_passes(passing_cosim: CosimResult) -> None:
         ({"latency_cycles": -1, "ii_cycles": -1, "failure": "latency is ambiguous"}, MismatchError, "ambiguous"),
         ({"latency_budget_ns": 15.0}, BudgetError, "20.0 ns exceeds the budget of 15.0 ns"),
         ({"ii_cycles": 4, "input_interval_budget_cycles": 2}, BudgetError, "new input every 4 cycles"),
+        (
+            {"idle_gap_vectors": 4000, "idle_gap_mismatches": 2, "idle_gap_failure": "vector 12 wrong"},
+            MismatchError,
+            "random idle cycles .* 2 wrong outputs in 4000 vectors: vector 12",
+        ),
     ],
 )
 def test_each_failure_names_its_cause(

@@ -82,6 +82,8 @@ def test_build_writes_every_stage_and_a_passing_report(built: tuple[Path, Path])
     assert lat["latency_cycles"] == lat["pipeline_depth_cycles"] >= 1
     assert lat["latency_ns"] == lat["latency_cycles"] * 5.0 <= 1600.0
     assert lat["ii_cycles"] == 1
+    assert lat["idle_gaps"]["vectors"] == 1500 and lat["idle_gaps"]["mismatches"] == 0
+    assert lat["idle_gaps"]["cycles"] > lat["idle_gaps"]["vectors"] + lat["latency_cycles"]  # there were gaps
     phys = report["physics"]["firmware"]
     assert phys["auc"] > 0.7  # it learnt something
     triggers = phys["triggers"]

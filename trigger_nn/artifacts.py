@@ -287,6 +287,11 @@ class CosimResult(Artifact):
     input_interval_budget_cycles: int
     first_mismatch: str | None = None
     failure: str | None = None
+    idle_gap_vectors: int = 0  # the second run, with seeded random idle cycles between inputs (0: not run)
+    idle_gap_cycles: int = 0
+    idle_gap_mismatches: int = 0
+    idle_gap_failure: str | None = None
+    waves: tuple[Path, ...] = ()
 
     @property
     def latency_ns(self) -> float:

@@ -195,7 +195,11 @@ class VerifyConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class CosimConfig:
+    """Vectors streamed back to back, then again with random idle cycles; ``waves`` dumps a VCD of each run."""
+
     n_vectors: int = 10000
+    idle_gaps: bool = True
+    waves: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -18,7 +18,7 @@ import numpy as np
 from .artifacts import CompileResult, CosimResult, VerifyResult
 from .card import Card
 from .errors import BudgetError, MismatchError
-from .firmware.cosim import run_cosim
+from .firmware.cosim import CosimMeasurement, run_cosim
 
 log = logging.getLogger(__name__)
 
@@ -32,18 +32,27 @@ def run(card: Card, project: Path) -> CosimResult:
     n = min(card.cosim.n_vectors, len(vectors["inp_words"]))
     inp_words, out_words = vectors["inp_words"][:n], vectors["out_words"][:n]
     fw = card.firmware
-    log.info("cosim: %d vectors back to back through %s in Verilator (cocotb)", n, compiled.top)
-    m = run_cosim(
-        rtl_dir=compiled.rtl_dir,
-        top=compiled.top,
-        inp_words=inp_words,
-        out_words=out_words,
-        input_format=compiled.input_format,
-        output_format=compiled.output_format,
-        expected_latency=compiled.pipeline_stages,
-        work_dir=project / "cosim",
-        seed=card.seed,
-    )
+
+    def stream(idle_gaps: bool) -> CosimMeasurement:
+        how = "with random idle gaps" if idle_gaps else "back to back"
+        log.info("cosim: %d vectors %s through %s in Verilator (cocotb)", n, how, compiled.top)
+        return run_cosim(
+            rtl_dir=compiled.rtl_dir,
+            top=compiled.top,
+            inp_words=inp_words,
+            out_words=out_words,
+            input_format=compiled.input_format,
+            output_format=compiled.output_format,
+            expected_latency=compiled.pipeline_stages,
+            work_dir=project / "cosim",
+            seed=card.seed,
+            idle_gaps=idle_gaps,
+            waves=card.cosim.waves,
+            run_name="idle_gaps" if idle_gaps else "back_to_back",
+        )
+
+    m = stream(idle_gaps=False)
+    gaps = stream(idle_gaps=True) if card.cosim.idle_gaps else None
     result = CosimResult(
         simulator="Verilator (cocotb)",
         vectors=m.vectors,
@@ -57,6 +66,11 @@ def run(card: Card, project: Path) -> CosimResult:
         input_interval_budget_cycles=fw.input_interval_cycles,
         first_mismatch=m.first_mismatch,
         failure=m.failure,
+        idle_gap_vectors=gaps.vectors if gaps else 0,
+        idle_gap_cycles=gaps.cycles if gaps else 0,
+        idle_gap_mismatches=gaps.mismatches if gaps else 0,
+        idle_gap_failure=gaps.failure if gaps else None,
+        waves=tuple(r.waves_path for r in (m, gaps) if r is not None and r.waves_path is not None),
     )
     result.save(project / "cosim.json")
     log.info(
@@ -88,6 +102,11 @@ def check(result: CosimResult) -> None:
         )
     if result.failure:  # anything else the testbench found: an unmeasurable latency, a cocotb failure
         raise MismatchError(f"the cocotb testbench failed: {result.failure}")
+    if result.idle_gap_mismatches or result.idle_gap_failure:
+        raise MismatchError(
+            f"with random idle cycles between inputs the Verilog gave {result.idle_gap_mismatches} wrong outputs in "
+            f"{result.idle_gap_vectors} vectors: {result.idle_gap_failure}"
+        )
     if result.latency_ns > result.latency_budget_ns:
         raise BudgetError(
             f"latency {result.latency_cycles} cycles x {result.clock_period_ns} ns = {result.latency_ns} ns exceeds "

@@ -194,6 +194,7 @@ def run_cosim(
     idle_gaps: bool = False,
     seed: int = 0,
     waves: bool = False,
+    run_name: str = "run",
 ) -> CosimMeasurement:
     """Stream ``inp_words`` through the design in Verilator and compare with ``out_words``, bit for bit.
 
@@ -219,7 +220,9 @@ def run_cosim(
     seed : int
         Seed of the idle gaps and of cocotb.
     waves : bool
-        Record ``run/dump.vcd`` (a separate, traced build).
+        Record ``<run_name>/dump.vcd`` (a separate, traced build).
+    run_name : str
+        The folder of ``work_dir`` this run's job, result, log and waves go to.
 
     Returns
     -------
@@ -254,7 +257,7 @@ def run_cosim(
 
     sources = verilog_sources(rtl_dir)
     build_dir = work_dir / f"build-{source_hash(sources, top=top, waves=waves)[:16]}"
-    run_dir = work_dir / "run"
+    run_dir = work_dir / run_name
     run_dir.mkdir(parents=True, exist_ok=True)
     job_path, result_path = run_dir / "job.npz", run_dir / "result.json"
     results_xml, log_path = run_dir / "results.xml", run_dir / "sim.log"
