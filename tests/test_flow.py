@@ -225,3 +225,18 @@ def test_one_lsb_in_one_weight_is_caught_and_its_layer_named(tmp_path: Path, bui
     assert main(["report", str(card), "--projects", str(tmp_path)]) == 0
     md = (project / "report.md").read_text()
     assert "— FAIL" in md and "first layer that differs: dense0" in md
+
+
+def test_words_wider_than_float32_get_an_exact_reference(tmp_path: Path) -> None:
+    card = tmp_path / "wide.yaml"
+    card.write_text(
+        SMALL_CARD.replace("name: tiny_lfn", "name: tiny_wide").replace("data:\n", "data:\n  adc_bits: 20\n")
+    )
+    for stage in ("simulate", "train", "compile", "verify"):
+        assert main([stage, str(card), "--projects", str(tmp_path)]) == 0
+    project = tmp_path / "tiny_wide"
+    assert CompileResult.load(project / "compile.json").widest_value_bits > 24
+    verified = json.loads((project / "verify.json").read_text())
+    assert "integer interpreter (DAIS)" in verified["reference"] and "wider than float32" in verified["reference"]
+    assert all(c["mismatches"] == 0 and c["vectors"] >= 2000 for c in verified["checks"])
+    assert isinstance(verified["keras_float32_mismatches"], int)

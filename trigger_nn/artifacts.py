@@ -243,6 +243,8 @@ class CompileResult(Artifact):
     da4ml_cost: float
     da4ml_reg_bits: int
     source_hash: str
+    widest_value_bits: int = 0  # the widest value anywhere in the traced logic (sign + integer + fraction bits)
+    exact_logic: Path | None = None  # da4ml's traced logic, for an exact (integer) reference
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -265,6 +267,8 @@ class VerifyResult(Artifact):
     n_edge: int
     checks: tuple[ImplementationCheck, ...]
     vectors_path: Path
+    # when the reference is exact integer arithmetic: where the float32 Keras model differs from it (not a failure)
+    keras_float32_mismatches: int | None = None
 
     @property
     def passed(self) -> bool:

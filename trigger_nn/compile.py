@@ -45,6 +45,7 @@ def run(card: Card, project: Path) -> CompileResult:
         log.info("da4ml: tracing the model and writing pipelined Verilog (cutoff %g)", fw.pipeline_cutoff)
         comb = rtl.trace(model)
         meta = rtl.write_verilog(comb, rtl_tmp, fw, top=card.name)
+        comb.save(rtl_tmp / "model" / "logic.json")
 
     result = CompileResult(
         hls_dir=hls_dir,
@@ -57,6 +58,8 @@ def run(card: Card, project: Path) -> CompileResult:
         da4ml_cost=float(meta["cost"]),
         da4ml_reg_bits=int(meta["reg_bits"]),
         source_hash=source_hash(hls_dir, rtl_dir),
+        widest_value_bits=rtl.widest_value_bits(comb),
+        exact_logic=rtl_dir / "model" / "logic.json",
     )
     log.info(
         "compiled: %d pipeline stages at %g ns, da4ml cost %.0f, input bus %s, output bus %s",

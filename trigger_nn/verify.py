@@ -29,12 +29,26 @@ from .card import Card
 from .data.dataset import read_dataset
 from .errors import MismatchError
 from .firmware.hls import CSimulation
-from .firmware.rtl import RTLEmulation
+from .firmware.rtl import RTLEmulation, exact_predict
 from .train import load_model
 
 log = logging.getLogger(__name__)
 
 REFERENCE = "trained quantised Keras model (HGQ2, TensorFlow backend, float32)"
+#: float32 holds integers (and fixed-point values) exactly up to its 24-bit significand
+FLOAT32_EXACT_BITS = 24
+
+
+def exact_reference_reason(compiled: CompileResult) -> str | None:
+    """Why the float32 Keras model cannot be the reference for this design, or None when it can."""
+    if compiled.widest_value_bits <= FLOAT32_EXACT_BITS:
+        return None
+    return (
+        f"the logic holds {compiled.widest_value_bits}-bit values, wider than float32's {FLOAT32_EXACT_BITS}-bit "
+        "significand, so the float32 Keras model is not exact"
+    )
+
+
 KIND_EDGE, KIND_PHYSICS, KIND_RANDOM = 0, 1, 2
 
 
@@ -143,14 +157,21 @@ def run(card: Card, project: Path) -> VerifyResult:
         int(np.sum(kinds == KIND_RANDOM)),
     )
 
-    ref = np.asarray(model.predict(x, batch_size=4096, verbose=0), dtype=np.float32).reshape(len(x), -1)
+    keras_out = np.asarray(model.predict(x, batch_size=4096, verbose=0), dtype=np.float64).reshape(len(x), -1)
+    reason = exact_reference_reason(compiled)
+    if reason is None:
+        ref, reference = keras_out, REFERENCE
+    else:
+        log.warning("%s: the reference is da4ml's integer interpreter of the traced model", reason)
+        ref = exact_predict(compiled.exact_logic, x)
+        reference = f"da4ml {package_version('da4ml')} integer interpreter (DAIS) of the traced model, exact: {reason}"
     csim_model = CSimulation(compiled.hls_dir)
     csim = csim_model.predict(x)
     emu = RTLEmulation(compiled.rtl_dir, project / "verify" / "rtl_emulation", card.firmware, top=card.name)
     rtl_out = emu.predict(x)
     csim_check = compare(
         "hls4ml C simulation",
-        f"hls4ml {package_version('hls4ml')} C simulation (g++), float32 in/out",
+        f"hls4ml {package_version('hls4ml')} C simulation (g++), double-precision in/out",
         ref,
         csim.astype(np.float64),
         words,
@@ -184,7 +205,8 @@ def run(card: Card, project: Path) -> VerifyResult:
                 out_words=_out_words(ref, out_fmt),
             )
     result = VerifyResult(
-        reference=REFERENCE,
+        reference=reference,
+        keras_float32_mismatches=None if reason is None else int(np.sum(np.any(keras_out != ref, axis=1))),
         n_random=int(np.sum(kinds == KIND_RANDOM)),
         n_edge=n_edge,
         checks=checks,

@@ -83,8 +83,9 @@ class CSimulation:
             raise ToolError(f"cannot compile the C simulation of the HLS project in {project_dir}: {err}") from err
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        out = self._graph.predict(np.ascontiguousarray(x, dtype=np.float32))
-        return np.asarray(out, dtype=np.float32).reshape(x.shape[0], -1)
+        """Through the library's double-precision entry: exact for any word up to 53 bits, in and out."""
+        out = self._graph.predict(np.ascontiguousarray(x, dtype=np.float64))
+        return np.asarray(out, dtype=np.float64).reshape(x.shape[0], -1)
 
     def trace(self, x: np.ndarray) -> dict[str, np.ndarray]:
         """Every traced layer's output (hls4ml names), one row per vector, from the library built on disk.

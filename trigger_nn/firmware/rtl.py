@@ -37,6 +37,21 @@ def trace(model: Any) -> Any:
         raise ConversionError(f"da4ml cannot trace the model into logic: {type(err).__name__}: {err}") from err
 
 
+def widest_value_bits(comb: Any) -> int:
+    """Bits of the widest value the logic computes (inputs, every adder, outputs): what float32 must hold exactly."""
+    from da4ml.types import minimal_kif
+
+    return max(sum(minimal_kif(op.qint)) for op in comb.ops)
+
+
+def exact_predict(logic_path: Path, x: np.ndarray) -> np.ndarray:
+    """da4ml's integer interpreter (DAIS) on the traced logic: exact whatever the widths."""
+    from da4ml.types import CombLogic
+
+    out = CombLogic.load(logic_path).predict(np.ascontiguousarray(x, dtype=np.float64).reshape(len(x), -1))
+    return np.asarray(out, dtype=np.float64).reshape(len(x), -1)
+
+
 def write_verilog(comb: Any, out_dir: Path, fw: FirmwareConfig, *, top: str) -> dict[str, Any]:
     """Write pipelined Verilog under ``out_dir``; return da4ml's metadata (stages, cost, registers)."""
     from da4ml.codegen import RTLModel
