@@ -29,12 +29,17 @@ STAGE_HELP = {
     "report": "write report.json and report.md (+ plots) from every stage's results",
 }
 STAGES = tuple(STAGE_HELP)
+#: commands that are not part of `build`
+COMMAND_HELP = {
+    "golden": "write models/<name>/golden.npz and model.keras from a verified build: the committed regression "
+    "vectors that `make test` checks the reference, C simulation and Verilog against",
+}
 
 
 def _stage_runner(name: str) -> Callable[..., Any]:
     """Import a stage lazily: `--help` must not pay for TensorFlow."""
     from . import compile as compile_stage
-    from . import cosim, report, simulate, train, verify
+    from . import cosim, golden, report, simulate, train, verify
 
     return {
         "simulate": simulate.run,
@@ -43,6 +48,7 @@ def _stage_runner(name: str) -> Callable[..., Any]:
         "verify": verify.run,
         "cosim": cosim.run,
         "report": report.run,
+        "golden": golden.run,
     }[name]
 
 
@@ -64,7 +70,7 @@ def run_stages(card_path: Path, stages: tuple[str, ...], projects: Path) -> Path
     project = card.project_dir(projects)
     project.mkdir(parents=True, exist_ok=True)
     for i, stage in enumerate(stages, 1):
-        log.info("[%d/%d] %s: %s", i, len(stages), stage, STAGE_HELP[stage])
+        log.info("[%d/%d] %s: %s", i, len(stages), stage, (STAGE_HELP | COMMAND_HELP)[stage])
         t0 = time.perf_counter()
         try:
             _stage_runner(stage)(card, project)
@@ -98,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="run every stage: " + " -> ".join(STAGES),
         description="Run every stage in order: " + "; ".join(f"{s}: {h}" for s, h in STAGE_HELP.items()),
     )
-    for stage, text in STAGE_HELP.items():
+    for stage, text in (STAGE_HELP | COMMAND_HELP).items():
         sub.add_parser(stage, parents=[common], help=text, description=text[0].upper() + text[1:] + ".")
     return parser
 

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 
 def run(card: Card, project: Path) -> CosimResult:
+    (project / "cosim.json").unlink(missing_ok=True)  # no stale verdict if this run stops half-way
     compiled = CompileResult.load(project / "compile.json")
     verified = VerifyResult.load(project / "verify.json")
     if not verified.passed:

@@ -139,6 +139,7 @@ def first_differing_layer(model: Any, csim: CSimulation, x: np.ndarray) -> str |
 
 
 def run(card: Card, project: Path) -> VerifyResult:
+    (project / "verify.json").unlink(missing_ok=True)  # no stale verdict if this run stops half-way
     compiled = CompileResult.load(project / "compile.json")
     trained = TrainResult.load(project / "train" / "training.json")
     info = DatasetInfo.load(project / "data" / "dataset.json")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,7 @@ class RTLEmulation:
         from ..hashing import tree_hash
 
         pipe = Pipeline.load(rtl_dir / "model" / "pipeline.json")
+        shutil.rmtree(work_dir, ignore_errors=True)  # a file left by an earlier, deeper design is not this one's
         self._rtl = RTLModel(
             pipe,
             top,
