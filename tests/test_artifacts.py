@@ -95,3 +95,15 @@ def test_bus_words_pack_and_unpack() -> None:
         FMT_IN.to_words(np.array([[0.1, 0, 0]]))
     with pytest.raises(ValueError, match="do not fit 8-bit"):
         FMT_IN.to_words(np.array([[32.0, 0, 0]]))
+
+
+def test_out_of_range_words_wrap_onto_the_bus() -> None:
+    from trigger_nn.verify import outside_words
+
+    signed = BusFormat(n_elements=2, width=4, frac_bits=1, signed=True)  # words -8..7
+    outside, wrapped = outside_words(signed)
+    assert outside[:4, 0].tolist() == [8, -9, 23, -24]  # one step and one turn beyond each end
+    assert wrapped[:4, 0].tolist() == [-8, 7, 7, -8]
+    unsigned = BusFormat(n_elements=1, width=12, frac_bits=8, signed=False)  # a 12-bit ECL word
+    outside, wrapped = outside_words(unsigned)
+    assert outside[:2, 0].tolist() == [4096, -1] and wrapped[:2, 0].tolist() == [0, 4095]

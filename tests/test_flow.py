@@ -79,6 +79,7 @@ def test_build_writes_every_stage_and_a_passing_report(built: tuple[Path, Path])
     assert [c["implementation"] for c in impls] == ["hls4ml C simulation", "da4ml Verilog (Verilator)"]
     for check in impls:
         assert check["vectors"] >= 2000 and check["mismatches"] == 0
+    assert report["verification"]["out_of_range"] == {"vectors": 6, "mismatches": 0}
     lat = report["latency"]
     assert lat["mismatches"] == 0 and lat["vectors"] == 1500
     assert lat["latency_cycles"] == lat["pipeline_depth_cycles"] >= 1

@@ -66,6 +66,17 @@ def edge_words(fmt: BusFormat) -> np.ndarray:
     return np.unique(np.asarray(rows, dtype=np.int64), axis=0)
 
 
+def outside_words(fmt: BusFormat) -> tuple[np.ndarray, np.ndarray]:
+    """Words one step and one turn outside the input word, and what the bus carries for them (wrapped)."""
+    lo, hi = fmt.word_range()
+    span = hi - lo + 1
+    even = np.arange(fmt.n_elements) % 2 == 0
+    rows = [np.full(fmt.n_elements, v) for v in (hi + 1, lo - 1, hi + span, lo - span)]
+    rows += [np.where(even, hi + 1, lo - 1), np.where(even, lo - 1, hi + 1)]
+    outside = np.asarray(rows, dtype=np.int64)
+    return outside, (outside - lo) % span + lo
+
+
 def make_vectors(
     fmt: BusFormat, physics: np.ndarray, n_vectors: int, seed: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -166,6 +177,14 @@ def run(card: Card, project: Path) -> VerifyResult:
         log.warning("%s: the reference is da4ml's integer interpreter of the traced model", reason)
         ref = exact_predict(compiled.exact_logic, x)
         reference = f"da4ml {package_version('da4ml')} integer interpreter (DAIS) of the traced model, exact: {reason}"
+
+    # out of range, the reference must do what the bus does: keep the low bits (the input quantiser WRAPs)
+    def keras(w: np.ndarray) -> np.ndarray:
+        values = in_fmt.from_words(w).astype(np.float32).reshape(-1, *info.input_shape)
+        return np.asarray(model.predict(values, verbose=0)).reshape(len(w), -1)
+
+    outside, wrapped = outside_words(in_fmt)
+    out_of_range_mismatches = int(np.sum(np.any(keras(outside) != keras(wrapped), axis=1)))
     csim_model = CSimulation(compiled.hls_dir)
     csim = csim_model.predict(x)
     emu = RTLEmulation(compiled.rtl_dir, project / "verify" / "rtl_emulation", card.firmware, top=card.name)
@@ -212,10 +231,17 @@ def run(card: Card, project: Path) -> VerifyResult:
         n_edge=n_edge,
         checks=checks,
         vectors_path=vectors_path,
+        out_of_range_vectors=len(outside),
+        out_of_range_mismatches=out_of_range_mismatches,
     )
     result.save(project / "verify.json")
     for c in checks:
         log.info("%s: %d vectors, %d mismatches", c.implementation, c.vectors, c.mismatches)
+    if out_of_range_mismatches:
+        raise MismatchError(
+            f"the reference does not treat {out_of_range_mismatches} of {len(outside)} out-of-range inputs as the "
+            "bus does (which keeps the word's low bits): the network's input quantiser must WRAP"
+        )
     if not result.passed:
         first = next(c for c in checks if c.mismatches)
         layer = f"; first layer that differs: {first.first_differing_layer}" if first.first_differing_layer else ""
