@@ -31,6 +31,9 @@ def seed_everything(seed: int) -> None:
 
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
+    # ops running side by side can sum gradients in either order: a last-bit difference in a bit width
+    # (seen under load); one inter-op thread fixes the order
+    tf.config.threading.set_inter_op_parallelism_threads(1)
 
 
 def load_model(path: Path) -> Any:
