@@ -169,7 +169,11 @@ def run(card: Card, project: Path) -> VerifyResult:
         int(np.sum(kinds == KIND_RANDOM)),
     )
 
-    keras_out = np.asarray(model.predict(x, batch_size=4096, verbose=0), dtype=np.float64).reshape(len(x), -1)
+    def keras(w: np.ndarray) -> np.ndarray:
+        values = in_fmt.from_words(w).astype(np.float32).reshape(-1, *info.input_shape)
+        return np.asarray(model.predict(values, batch_size=4096, verbose=0), dtype=np.float64).reshape(len(w), -1)
+
+    keras_out = keras(words)
     reason = exact_reference_reason(compiled)
     if reason is None:
         ref, reference = keras_out, REFERENCE
@@ -179,10 +183,6 @@ def run(card: Card, project: Path) -> VerifyResult:
         reference = f"da4ml {package_version('da4ml')} integer interpreter (DAIS) of the traced model, exact: {reason}"
 
     # out of range, the reference must do what the bus does: keep the low bits (the input quantiser WRAPs)
-    def keras(w: np.ndarray) -> np.ndarray:
-        values = in_fmt.from_words(w).astype(np.float32).reshape(-1, *info.input_shape)
-        return np.asarray(model.predict(values, verbose=0)).reshape(len(w), -1)
-
     outside, wrapped = outside_words(in_fmt)
     out_of_range_mismatches = int(np.sum(np.any(keras(outside) != keras(wrapped), axis=1)))
     csim_model = CSimulation(compiled.hls_dir)
