@@ -45,7 +45,7 @@ def exact_reference_reason(compiled: CompileResult) -> str | None:
         return None
     return (
         f"the logic holds {compiled.widest_value_bits}-bit values, wider than float32's {FLOAT32_EXACT_BITS}-bit "
-        "significand, so the float32 Keras model is not exact"
+        "significand, so the float32 Keras model is not guaranteed exact"
     )
 
 
