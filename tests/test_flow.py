@@ -247,3 +247,16 @@ def test_words_wider_than_float32_get_an_exact_reference(tmp_path: Path) -> None
     assert "integer interpreter (DAIS)" in verified["reference"] and "wider than float32" in verified["reference"]
     assert all(c["mismatches"] == 0 and c["vectors"] >= 2000 for c in verified["checks"])
     assert isinstance(verified["keras_float32_mismatches"], int)
+
+
+def test_yosys_counts_stand_beside_the_estimates(built: tuple[Path, Path]) -> None:
+    card, project = built
+    assert main(["synth", str(card), "--projects", str(project.parent)]) == 0
+    synth = json.loads((project / "synth.json").read_text())
+    compiled = CompileResult.load(project / "compile.json")
+    assert synth["family"] == "xcup" and synth["luts"] > 0 and synth["carries"] > 0
+    assert 0 < synth["ffs"] <= compiled.da4ml_reg_bits  # the pipeline registers, as mapped flip-flops
+    assert main(["report", str(card), "--projects", str(project.parent)]) == 0
+    resources = json.loads((project / "report.json").read_text())["resources"]
+    assert resources["yosys"]["luts"] == synth["luts"] and resources["da4ml_cost_estimate"] == compiled.da4ml_cost
+    assert f"{synth['luts']} LUTs" in (project / "report.md").read_text()

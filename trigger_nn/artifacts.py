@@ -311,6 +311,25 @@ class CosimResult(Artifact):
 
 
 @dataclass(frozen=True, kw_only=True)
+class SynthResult(Artifact):
+    """Resource counts from synthesis: Yosys always; the vendor's when Vivado ran (``vendor`` None otherwise)."""
+
+    written_by: typing.ClassVar[str] = "synth"
+    tool: str
+    part: str
+    family: str
+    luts: int
+    ffs: int
+    carries: int
+    dsps: int
+    brams: int
+    cells: dict[str, int]
+    seconds: float
+    log_path: Path
+    vendor: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class StageTiming:
     stage: str
     seconds: float

@@ -31,6 +31,8 @@ STAGE_HELP = {
 STAGES = tuple(STAGE_HELP)
 #: commands that are not part of `build`
 COMMAND_HELP = {
+    "synth": "open-source synthesis of the Verilog (Yosys synth_xilinx for the card's FPGA family) -> synth.json: "
+    "LUTs, FFs, carry chains, DSPs, BRAMs, set beside the estimates in the report",
     "golden": "write models/<name>/golden.npz and model.keras from a verified build: the committed regression "
     "vectors that `make test` checks the reference, C simulation and Verilog against",
 }
@@ -39,7 +41,7 @@ COMMAND_HELP = {
 def _stage_runner(name: str) -> Callable[..., Any]:
     """Import a stage lazily: `--help` must not pay for TensorFlow."""
     from . import compile as compile_stage
-    from . import cosim, golden, report, simulate, train, verify
+    from . import cosim, golden, report, simulate, synth, train, verify
 
     return {
         "simulate": simulate.run,
@@ -49,6 +51,7 @@ def _stage_runner(name: str) -> Callable[..., Any]:
         "cosim": cosim.run,
         "report": report.run,
         "golden": golden.run,
+        "synth": synth.run,
     }[name]
 
 

@@ -19,6 +19,7 @@ from .artifacts import (
     CompileResult,
     CosimResult,
     DatasetInfo,
+    SynthResult,
     Timings,
     TrainResult,
     VerifyResult,
@@ -118,6 +119,28 @@ def _write(project: Path, report: dict[str, Any], markdown: str) -> None:
     log.info("report: %s", project / "report.md")
 
 
+VENDOR_NOTE = "Vitis HLS / Vivado not run here: the HLS project in hls/ is complete for a machine that has them"
+
+
+def _resources(project: Path, compiled: CompileResult, trained: TrainResult) -> dict[str, Any]:
+    """The estimates side by side, with Yosys' mapped counts when `trigger-nn synth` ran on this build."""
+    synth_path = project / "synth.json"
+    synth = SynthResult.load(synth_path) if synth_path.is_file() else None
+    if synth is not None and synth_path.stat().st_mtime < (project / "compile.json").stat().st_mtime:
+        synth = None  # from an earlier compile: not this design's
+    return {
+        "measured_on": "da4ml's adder-cost model and HGQ2's EBOPs (estimates)"
+        + ("; Yosys synthesis of the Verilog (mapped cells)" if synth else ""),
+        "da4ml_cost_estimate": compiled.da4ml_cost,
+        "pipeline_register_bits": compiled.da4ml_reg_bits,
+        "hgq2_ebops": trained.ebops,
+        "yosys": None
+        if synth is None
+        else {k: getattr(synth, k) for k in ("tool", "part", "family", "luts", "ffs", "carries", "dsps", "brams")},
+        "vendor_tools": VENDOR_NOTE,
+    }
+
+
 def failure_report(card: Card, project: Path, verified: VerifyResult) -> dict[str, Any]:
     """A design that is not bit-exact gets a report too: FAIL, where it first differs, and nothing else."""
     ver = _verification(verified)
@@ -194,15 +217,7 @@ def run(card: Card, project: Path) -> dict[str, Any]:
             },
             "waves": [str(w) for w in cosim.waves],
         },
-        "resources": {
-            "measured_on": "estimates only (no synthesis ran): da4ml's adder-cost model and HGQ2's EBOPs",
-            "da4ml_cost_estimate": compiled.da4ml_cost,
-            "pipeline_register_bits": compiled.da4ml_reg_bits,
-            "hgq2_ebops": trained.ebops,
-            "vendor_tools": (
-                "Vitis HLS / Vivado not run here: the HLS project in hls/ is complete for a machine that has them"
-            ),
-        },
+        "resources": _resources(project, compiled, trained),
         "buses": {"input": compiled.input_format.describe(), "output": compiled.output_format.describe()},
         "source_hash_sha256": compiled.source_hash,
         "paths": {
@@ -250,6 +265,14 @@ def render_markdown(r: dict[str, Any], physics_lines: list[str]) -> str:
         f"- da4ml cost estimate: {res['da4ml_cost_estimate']:.0f} (adder-bit units)",
         f"- pipeline register bits: {res['pipeline_register_bits']}",
         f"- HGQ2 EBOPs: {res['hgq2_ebops']:.0f}",
+        *(
+            [
+                f"- {y['tool']} for {y['part']} ({y['family']}): {y['luts']} LUTs, {y['ffs']} FFs, "
+                f"{y['carries']} carry chains, {y['dsps']} DSPs, {y['brams']} BRAMs"
+            ]
+            if (y := res["yosys"])
+            else ["- no synthesis ran: `trigger-nn synth CARD` adds Yosys' mapped counts"]
+        ),
         f"- {res['vendor_tools']}",
         "",
         "## Build",

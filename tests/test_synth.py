@@ -1,0 +1,55 @@
+"""Reading Yosys' stat report, and the FPGA family a part maps to."""
+
+from __future__ import annotations
+
+import pytest
+
+from trigger_nn.errors import ToolError
+from trigger_nn.firmware.synth import family_of, parse_stat
+
+STAT = """
+=== tiny_stage0 ===
+       12   LUT2
+        3   FDRE
+
+=== design hierarchy ===
+        +----------Count including submodules.
+        |
+     4200 wires
+     1302 cells
+        1   BUFG
+      741   CARRY8
+       20   DSP48E2
+      400   FDRE
+       51   FDSE
+      105   INV
+      900   LUT2
+      300   LUT6
+        2   RAMB36E2
+        1 submodules
+        1   tiny
+"""
+
+
+def test_stat_counts_come_from_the_whole_design_table() -> None:
+    c = parse_stat(STAT)
+    assert (c.luts, c.ffs, c.carries, c.dsps, c.brams) == (1200, 451, 741, 20, 2)
+    assert c.cells["INV"] == 105 and "tiny" not in c.cells  # module names are not cells
+
+
+def test_an_empty_report_is_an_error() -> None:
+    with pytest.raises(ToolError, match="no cells"):
+        parse_stat("=== design hierarchy ===\n")
+
+
+@pytest.mark.parametrize(
+    ("part", "family"),
+    [("xcvu13p-flga2577-2-e", "xcup"), ("xcku115-flvb2104-2-e", "xcup"), ("xc7a100tcsg324-1", "xc7")],
+)
+def test_part_to_family(part: str, family: str) -> None:
+    assert family_of(part) == family
+
+
+def test_unknown_part_is_named() -> None:
+    with pytest.raises(ToolError, match="'ep4ce22'"):
+        family_of("ep4ce22")

