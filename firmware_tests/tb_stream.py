@@ -51,15 +51,6 @@ GAP_PROBABILITY = 0.125
 MAX_GAP_CYCLES = 3
 
 
-def _bus_format(job: Any, prefix: str) -> BusFormat:
-    return BusFormat(
-        n_elements=int(job[f"{prefix}_n_elements"]),
-        width=int(job[f"{prefix}_width"]),
-        frac_bits=int(job[f"{prefix}_frac_bits"]),
-        signed=bool(job[f"{prefix}_signed"]),
-    )
-
-
 @dataclass(frozen=True, kw_only=True)
 class StreamJob:
     """What to stream and what to expect, as :func:`trigger_nn.firmware.cosim.run_cosim` wrote it."""
@@ -79,8 +70,8 @@ class StreamJob:
             return cls(
                 inp_words=np.asarray(job["inp_words"], dtype=np.int64),
                 out_words=np.asarray(job["out_words"], dtype=np.int64),
-                input_format=_bus_format(job, "inp"),
-                output_format=_bus_format(job, "out"),
+                input_format=BusFormat.from_npz(job, "inp"),
+                output_format=BusFormat.from_npz(job, "out"),
                 expected_latency=int(job["expected_latency"]),
                 max_latency=int(job["max_latency"]),
                 idle_gaps=bool(job["idle_gaps"]),

@@ -197,6 +197,24 @@ class BusFormat:
             out[j] = w
         return out
 
+    def npz_fields(self, prefix: str) -> dict[str, np.ndarray]:
+        """This format as ``<prefix>_n_elements`` ... arrays, for a ``.npz`` file beside the words."""
+        return {
+            f"{prefix}_n_elements": np.int64(self.n_elements),
+            f"{prefix}_width": np.int64(self.width),
+            f"{prefix}_frac_bits": np.int64(self.frac_bits),
+            f"{prefix}_signed": np.bool_(self.signed),
+        }
+
+    @classmethod
+    def from_npz(cls, npz: Any, prefix: str) -> BusFormat:
+        return cls(
+            n_elements=int(npz[f"{prefix}_n_elements"]),
+            width=int(npz[f"{prefix}_width"]),
+            frac_bits=int(npz[f"{prefix}_frac_bits"]),
+            signed=bool(npz[f"{prefix}_signed"]),
+        )
+
     def describe(self) -> str:
         return f"{self.n_elements} x {'s' if self.signed else 'u'}{self.width} (LSB 2^-{self.frac_bits})"
 
@@ -311,22 +329,27 @@ class CosimResult(Artifact):
 
 
 @dataclass(frozen=True, kw_only=True)
-class SynthResult(Artifact):
-    """Resource counts from synthesis: Yosys always; the vendor's when Vivado ran (``vendor`` None otherwise)."""
+class ResourceCounts:
+    """Mapped cells of a synthesised design."""
 
-    written_by: typing.ClassVar[str] = "synth"
-    tool: str
-    part: str
-    family: str
     luts: int
     ffs: int
     carries: int
     dsps: int
     brams: int
     cells: dict[str, int]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SynthResult(ResourceCounts, Artifact):
+    """What a synthesis run counted, with the tool, the target and where its log is."""
+
+    written_by: typing.ClassVar[str] = "synth"
+    tool: str
+    part: str
+    family: str
     seconds: float
     log_path: Path
-    vendor: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -38,14 +38,14 @@ class Golden:
     source_hash: str
 
     def save(self, path: Path) -> None:
-        fields = {
-            f"{side}_{key}": np.int64(getattr(fmt, key)) if key != "signed" else np.bool_(fmt.signed)
-            for side, fmt in (("inp", self.input_format), ("out", self.output_format))
-            for key in ("n_elements", "width", "frac_bits", "signed")
-        }
         with atomic_path(path) as tmp, open(tmp, "wb") as f:
             np.savez_compressed(
-                f, inp_words=self.inp_words, out_words=self.out_words, source_hash=self.source_hash, **fields
+                f,
+                inp_words=self.inp_words,
+                out_words=self.out_words,
+                source_hash=self.source_hash,
+                **self.input_format.npz_fields("inp"),
+                **self.output_format.npz_fields("out"),
             )
 
     @classmethod
@@ -53,20 +53,11 @@ class Golden:
         if not Path(path).is_file():
             raise ArtifactError(f"no golden vectors at {path}: build the model, then run `trigger-nn golden CARD`")
         with np.load(path) as z:
-            fmts = [
-                BusFormat(
-                    n_elements=int(z[f"{side}_n_elements"]),
-                    width=int(z[f"{side}_width"]),
-                    frac_bits=int(z[f"{side}_frac_bits"]),
-                    signed=bool(z[f"{side}_signed"]),
-                )
-                for side in ("inp", "out")
-            ]
             return cls(
                 inp_words=z["inp_words"],
                 out_words=z["out_words"],
-                input_format=fmts[0],
-                output_format=fmts[1],
+                input_format=BusFormat.from_npz(z, "inp"),
+                output_format=BusFormat.from_npz(z, "out"),
                 source_hash=str(z["source_hash"]),
             )
 

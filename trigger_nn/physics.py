@@ -128,8 +128,8 @@ class Selection:
     def as_dict(self) -> dict[str, float]:
         out = {"auc": self.auc}
         for e in EFFICIENCIES:
-            out[f"merged_rejection_at_{e:.0%}_photon_eff".replace("%", "pct")] = 1.0 - self.merged_pass[e]
-            out[f"merged_pass_at_{e:.0%}_photon_eff".replace("%", "pct")] = self.merged_pass[e]
+            out[f"merged_rejection_at_{round(100 * e)}pct_photon_eff"] = 1.0 - self.merged_pass[e]
+            out[f"merged_pass_at_{round(100 * e)}pct_photon_eff"] = self.merged_pass[e]
         return out
 
 

