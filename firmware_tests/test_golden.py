@@ -57,10 +57,8 @@ def rebuilt(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     golden = Golden.load(where / "golden.npz")
     model = load_model(where / "model.keras")
     work = tmp_path_factory.mktemp(card.name)
-    hls.write_project(model, work / "hls", card.firmware, project_name=card.name)
-    comb = rtl.trace(model)
-    rtl.write_verilog(comb, work / "rtl", card.firmware, top=card.name)
-    return Rebuilt(card, golden, model, work / "hls", work / "rtl", comb, work)
+    built = compile_stage.build_firmware(model, work / "hls", work / "rtl", card.firmware, name=card.name)
+    return Rebuilt(card, golden, model, work / "hls", work / "rtl", built.comb, work)
 
 
 def test_every_card_has_committed_golden_vectors() -> None:

@@ -18,6 +18,7 @@ from hypothesis.extra.numpy import arrays
 
 from trigger_nn.artifacts import BusFormat
 from trigger_nn.card import FirmwareConfig, NetworkConfig
+from trigger_nn.compile import build_firmware
 from trigger_nn.firmware import hls, rtl
 from trigger_nn.nets import build_model
 
@@ -46,9 +47,7 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> Implementations:
     k, i, f = INPUT_KIF
     grid = np.random.default_rng(0).integers(-(2 ** (i + f)), 2 ** (i + f), size=(4096, N_IN)) / 2**f
     trace_minmax(model, grid.astype(np.float32), batch_size=4096)
-    hls.write_project(model, root / "hls", FW, project_name="props")
-    comb = rtl.trace(model)
-    rtl.write_verilog(comb, root / "rtl", FW, top="props")
+    comb = build_firmware(model, root / "hls", root / "rtl", FW, name="props").comb
     return Implementations(
         model=model,
         csim=hls.CSimulation(root / "hls"),

@@ -38,7 +38,6 @@ training:
   batch_size: 128
 firmware:
   clock_period_ns: 5.0
-  pipeline_cutoff: 3.0
 verify:
   n_vectors: 2000
 cosim:
@@ -85,6 +84,9 @@ def test_build_writes_every_stage_and_a_passing_report(built: tuple[Path, Path])
     assert lat["latency_cycles"] == lat["pipeline_depth_cycles"] >= 1
     assert lat["latency_ns"] == lat["latency_cycles"] * 5.0 <= 1600.0
     assert lat["ii_cycles"] == 1
+    pipe = lat["pipeline"]  # cut by the clock: at 5 ns the delay model fits 6 adder levels per stage on xcup
+    assert pipe["max_levels_per_stage"] == 6 and max(pipe["stage_adder_levels"]) <= 6
+    assert pipe["stages"] == lat["latency_cycles"] and pipe["timing_margin_ns"] >= 0
     assert lat["idle_gaps"]["vectors"] == 1500 and lat["idle_gaps"]["mismatches"] == 0
     assert lat["idle_gaps"]["cycles"] > lat["idle_gaps"]["vectors"] + lat["latency_cycles"]  # there were gaps
     phys = report["physics"]["firmware"]
@@ -109,6 +111,31 @@ def test_over_budget_design_is_refused(built: tuple[Path, Path]) -> None:
     )
     with pytest.raises(BudgetError, match="exceeds the budget"):
         cosim.run(tight, project)
+
+
+def test_a_budget_the_pipeline_cannot_meet_is_refused_at_compile(
+    tmp_path: Path, built: tuple[Path, Path], capsys
+) -> None:
+    card_path, project = built
+    stages = CompileResult.load(project / "compile.json").stages
+    assert stages.latency_cycles >= 2, "the small design should need more than one stage at 5 ns"
+    tight = tmp_path / "tight.yaml"
+    tight.write_text(card_path.read_text().replace("firmware:\n", "firmware:\n  latency_budget_ns: 5.0\n"))
+    copy = _project_with_model(tmp_path, built, TrainResult.load(project / "train" / "training.json").model_path)
+    assert main(["compile", str(tight), "--projects", str(copy.parent)]) == 1
+    err = capsys.readouterr().err
+    assert f"needs {stages.latency_cycles} pipeline stages at 5 ns" in err and "budget of 5 ns (1 cycles)" in err
+    assert not (copy / "compile.json").exists() and not (copy / "rtl").exists()
+
+
+def test_a_clock_too_fast_for_one_adder_is_refused(tmp_path: Path, built: tuple[Path, Path], capsys) -> None:
+    card_path, project = built
+    fast = tmp_path / "fast.yaml"
+    fast.write_text(card_path.read_text().replace("  clock_period_ns: 5.0", "  clock_period_ns: 0.5"))
+    copy = _project_with_model(tmp_path, built, TrainResult.load(project / "train" / "training.json").model_path)
+    assert main(["compile", str(fast), "--projects", str(copy.parent)]) == 1
+    assert "less than one adder level" in capsys.readouterr().err
+    assert not (copy / "hls").exists()
 
 
 def test_missing_stage_input_names_the_stage(tmp_path: Path, built: tuple[Path, Path], capsys) -> None:
@@ -256,6 +283,9 @@ def test_yosys_counts_stand_beside_the_estimates(built: tuple[Path, Path]) -> No
     compiled = CompileResult.load(project / "compile.json")
     assert synth["family"] == "xcup" and synth["luts"] > 0 and synth["carries"] > 0
     assert 0 < synth["ffs"] <= compiled.da4ml_reg_bits  # the pipeline registers, as mapped flip-flops
+    depth = synth["depth"]  # the slowest stage: Yosys' longest path between flip-flops
+    assert depth["luts"] >= 1 and depth["cells"] >= depth["luts"] + depth["carries"]
+    assert depth["estimated_ns"] > 0 and synth["source_hash"] == compiled.source_hash
     assert main(["report", str(card), "--projects", str(project.parent)]) == 0
     resources = json.loads((project / "report.json").read_text())["resources"]
     assert resources["yosys"]["luts"] == synth["luts"] and resources["da4ml_cost_estimate"] == compiled.da4ml_cost

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -247,6 +248,39 @@ class TrainResult(Artifact):
 
 
 @dataclass(frozen=True, kw_only=True)
+class StagePlan:
+    """The pipeline da4ml cut, timed with the family's delay model (``firmware.timing``): estimates, not sign-off."""
+
+    stage_levels: tuple[float, ...]  # adder levels of logic in each stage
+    max_levels: int  # the most one clock period holds
+    slowest_stage_ns: float  # flip-flops + logic of the deepest stage
+    usable_period_ns: float  # the clock period less the clock uncertainty
+    clock_period_ns: float
+    latency_budget_ns: float
+
+    @property
+    def timing_margin_ns(self) -> float:
+        """Time left over in the slowest stage: negative means it is not expected to close timing."""
+        return self.usable_period_ns - self.slowest_stage_ns
+
+    @property
+    def latency_cycles(self) -> int:
+        return len(self.stage_levels)
+
+    @property
+    def latency_ns(self) -> float:
+        return self.latency_cycles * self.clock_period_ns
+
+    @property
+    def budget_cycles(self) -> int:
+        return math.floor(self.latency_budget_ns / self.clock_period_ns + 1e-9)
+
+    @property
+    def margin_cycles(self) -> int:
+        return self.budget_cycles - self.latency_cycles
+
+
+@dataclass(frozen=True, kw_only=True)
 class CompileResult(Artifact):
     """The hls4ml project (``hls/``) and da4ml Verilog (``rtl/``) made from the trained model."""
 
@@ -263,6 +297,7 @@ class CompileResult(Artifact):
     source_hash: str
     widest_value_bits: int = 0  # the widest value anywhere in the traced logic (sign + integer + fraction bits)
     exact_logic: Path | None = None  # da4ml's traced logic, for an exact (integer) reference
+    stages: StagePlan
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -341,6 +376,21 @@ class ResourceCounts:
 
 
 @dataclass(frozen=True, kw_only=True)
+class LogicDepth:
+    """The longest register-to-register path of a mapped netlist, in cells, and what the delay model makes of it."""
+
+    luts: int  # LUTs (and inverters) passed through
+    carries: int  # carry-chain blocks passed through
+    cells: int  # every cell on the path
+    estimated_ns: float  # flip-flops + LUTs + carry blocks, with the family's delay model (firmware.timing)
+    usable_period_ns: float  # the clock period less the clock uncertainty
+
+    @property
+    def margin_ns(self) -> float:
+        return self.usable_period_ns - self.estimated_ns
+
+
+@dataclass(frozen=True, kw_only=True)
 class SynthResult(ResourceCounts, Artifact):
     """What a synthesis run counted, with the tool, the target and where its log is."""
 
@@ -350,6 +400,8 @@ class SynthResult(ResourceCounts, Artifact):
     family: str
     seconds: float
     log_path: Path
+    depth: LogicDepth  # the slowest pipeline stage's logic
+    source_hash: str  # of the compiled design it synthesised
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -180,7 +180,7 @@ class FirmwareConfig:
     input_interval_ns: float = 1600.0
     io_type: IOType = IOType.IO_PARALLEL
     strategy: Strategy = Strategy.LATENCY
-    pipeline_cutoff: float = 5.0
+    pipeline_cutoff: float | None = None  # adder levels per stage (da4ml's delay units); None: the most the clock holds
 
     @property
     def input_interval_cycles(self) -> int:
@@ -313,7 +313,6 @@ def _validate(card: Card, where: str) -> None:
         "firmware.clock_period_ns": fw.clock_period_ns,
         "firmware.latency_budget_ns": fw.latency_budget_ns,
         "firmware.input_interval_ns": fw.input_interval_ns,
-        "firmware.pipeline_cutoff": fw.pipeline_cutoff,
         "training.epochs": tr.epochs,
         "training.batch_size": tr.batch_size,
         "training.learning_rate": tr.learning_rate,
@@ -321,6 +320,8 @@ def _validate(card: Card, where: str) -> None:
         "cosim.n_vectors": card.cosim.n_vectors,
         "network.weight_bits": net.weight_bits,
     }
+    if fw.pipeline_cutoff is not None:
+        positive["firmware.pipeline_cutoff"] = fw.pipeline_cutoff
     for key, value in positive.items():
         if value <= 0:
             raise CardError(f"{where}: {key} must be positive, got {value!r}")

@@ -7,11 +7,13 @@ of the generated sources.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from .artifacts import CompileResult, TrainResult, atomic_path
-from .card import Card
-from .firmware import hls, rtl
+from .artifacts import CompileResult, StagePlan, TrainResult, atomic_path
+from .card import Card, FirmwareConfig
+from .firmware import hls, rtl, timing
 from .hashing import files_hash
 from .train import load_model
 
@@ -31,6 +33,38 @@ def source_hash(hls_dir: Path, rtl_dir: Path) -> str:
     return files_hash(files, hls_dir.parent)
 
 
+@dataclass(frozen=True)
+class Firmware:
+    """What compiling one model gives besides the files: da4ml's logic and metadata, and the timed pipeline."""
+
+    comb: Any
+    meta: dict[str, Any]
+    stages: StagePlan
+
+
+def build_firmware(
+    model: Any, hls_dir: Path, rtl_dir: Path, fw: FirmwareConfig, *, name: str, hls_final: Path | None = None
+) -> Firmware:
+    """Both implementations of one model: the hls4ml project and the da4ml Verilog, cut for the card's clock.
+
+    ``hls_final`` is where ``hls_dir`` will be moved, for the paths written into the project.
+    """
+    cutoff = timing.pipeline_cutoff(fw)
+    if cutoff > timing.max_stage_levels(fw):
+        log.warning(
+            "firmware.pipeline_cutoff %g puts more adder levels in a stage than the delay model fits in %g ns (%d)",
+            cutoff, fw.clock_period_ns, timing.max_stage_levels(fw),
+        )  # fmt: skip
+    hls.write_project(model, hls_dir, fw, project_name=name)
+    if hls_final is not None:
+        hls.relocate(hls_dir, hls_final)
+    log.info("da4ml: tracing the model and writing Verilog, at most %g adder levels per stage", cutoff)
+    comb = rtl.trace(model)
+    meta = rtl.write_verilog(comb, rtl_dir, fw, top=name, cutoff=cutoff)
+    comb.save(rtl_dir / "model" / "logic.json")
+    return Firmware(comb, meta, timing.plan(rtl_dir / "model" / "pipeline.json", fw))
+
+
 def run(card: Card, project: Path) -> CompileResult:
     trained = TrainResult.load(project / "train" / "training.json")
     model = load_model(trained.model_path)
@@ -40,12 +74,8 @@ def run(card: Card, project: Path) -> CompileResult:
     hls_dir, rtl_dir = project / "hls", project / "rtl"
     # Both trees move into place only if both were written: never a new hls/ beside an old rtl/.
     with atomic_path(hls_dir) as hls_tmp, atomic_path(rtl_dir) as rtl_tmp:
-        hls.write_project(model, hls_tmp, fw, project_name=card.name)
-        hls.relocate(hls_tmp, hls_dir)
-        log.info("da4ml: tracing the model and writing pipelined Verilog (cutoff %g)", fw.pipeline_cutoff)
-        comb = rtl.trace(model)
-        meta = rtl.write_verilog(comb, rtl_tmp, fw, top=card.name)
-        comb.save(rtl_tmp / "model" / "logic.json")
+        built = build_firmware(model, hls_tmp, rtl_tmp, fw, name=card.name, hls_final=hls_dir)
+    comb, meta, stages = built.comb, built.meta, built.stages
 
     result = CompileResult(
         hls_dir=hls_dir,
@@ -60,11 +90,16 @@ def run(card: Card, project: Path) -> CompileResult:
         source_hash=source_hash(hls_dir, rtl_dir),
         widest_value_bits=rtl.widest_value_bits(comb),
         exact_logic=rtl_dir / "model" / "logic.json",
+        stages=stages,
     )
     log.info(
-        "compiled: %d pipeline stages at %g ns, da4ml cost %.0f, input bus %s, output bus %s",
+        "compiled: %d pipeline stages at %g ns (slowest stage ~%.2f ns, margin %.2f ns; %d cycles under budget), "
+        "da4ml cost %.0f, input bus %s, output bus %s",
         result.pipeline_stages,
         fw.clock_period_ns,
+        stages.slowest_stage_ns,
+        stages.timing_margin_ns,
+        stages.margin_cycles,
         result.da4ml_cost,
         result.input_format.describe(),
         result.output_format.describe(),

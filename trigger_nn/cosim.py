@@ -112,7 +112,7 @@ def check(result: CosimResult) -> None:
         raise BudgetError(
             f"latency {result.latency_cycles} cycles x {result.clock_period_ns} ns = {result.latency_ns} ns exceeds "
             f"the budget of {result.latency_budget_ns} ns by {-result.margin_ns} ns; "
-            "try a larger firmware.pipeline_cutoff (fewer stages) or a smaller network"
+            "cut fewer stages (drop firmware.pipeline_cutoff to cut by the clock, or raise it) or use a smaller network"
         )
     if result.ii_cycles > result.input_interval_budget_cycles:
         raise BudgetError(

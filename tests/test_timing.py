@@ -1,0 +1,50 @@
+"""The pipeline cut chosen from the clock, and the delay model that times a stage."""
+
+from __future__ import annotations
+
+import pytest
+
+from trigger_nn.artifacts import ResourceCounts
+from trigger_nn.card import FirmwareConfig
+from trigger_nn.errors import BudgetError
+from trigger_nn.firmware import timing
+
+ULTRASCALE_PLUS = "xcvu13p-flga2577-2-e"
+SEVEN_SERIES = "xc7k325tffg900-2"
+
+
+@pytest.mark.parametrize(
+    ("part", "clock_ns", "levels"),
+    [
+        (ULTRASCALE_PLUS, 5.0, 6),  # (4.5 - 0.15) / 0.65 = 6.7
+        (ULTRASCALE_PLUS, 2.5, 3),  # (2.25 - 0.15) / 0.65 = 3.2
+        (ULTRASCALE_PLUS, 1.0, 1),  # (0.9 - 0.15) / 0.65 = 1.15
+        (SEVEN_SERIES, 5.0, 4),  # (4.5 - 0.4) / 1.0 = 4.1
+    ],
+)
+def test_a_faster_clock_holds_fewer_adder_levels_per_stage(part: str, clock_ns: float, levels: int) -> None:
+    fw = FirmwareConfig(part=part, clock_period_ns=clock_ns)
+    assert timing.max_stage_levels(fw) == levels
+    assert timing.pipeline_cutoff(fw) == levels  # no cutoff on the card: the clock decides
+
+
+def test_a_cutoff_on_the_card_overrides_the_clock() -> None:
+    assert timing.pipeline_cutoff(FirmwareConfig(clock_period_ns=5.0, pipeline_cutoff=3.0)) == 3.0
+
+
+def test_a_clock_shorter_than_one_adder_is_refused() -> None:
+    with pytest.raises(BudgetError, match=r"0\.5 ns clock leaves 0\.30 ns .* less than one adder level"):
+        timing.max_stage_levels(FirmwareConfig(clock_period_ns=0.5))
+
+
+def test_an_unknown_family_is_named() -> None:
+    with pytest.raises(Exception, match="no Yosys synth_xilinx family for part 'ep4cgx150'"):
+        timing.max_stage_levels(FirmwareConfig(part="ep4cgx150"))
+
+
+def test_a_mapped_path_is_timed_cell_by_cell() -> None:
+    path = ResourceCounts(luts=3, ffs=0, carries=6, dsps=0, brams=0, cells={"LUT2": 3, "INV": 1, "CARRY4": 6})
+    depth = timing.logic_depth(path, FirmwareConfig(clock_period_ns=2.0))
+    assert (depth.luts, depth.carries, depth.cells) == (4, 6, 10)  # the inverter is a LUT level
+    assert depth.estimated_ns == pytest.approx(0.15 + 4 * 0.5 + 6 * 0.05)
+    assert depth.margin_ns == pytest.approx(1.8 - 2.45)  # negative: not expected to close at 2 ns
