@@ -16,10 +16,10 @@ SEVEN_SERIES = "xc7k325tffg900-2"
 @pytest.mark.parametrize(
     ("part", "clock_ns", "levels"),
     [
-        (ULTRASCALE_PLUS, 5.0, 6),  # (4.5 - 0.15) / 0.65 = 6.7
-        (ULTRASCALE_PLUS, 2.5, 3),  # (2.25 - 0.15) / 0.65 = 3.2
-        (ULTRASCALE_PLUS, 1.0, 1),  # (0.9 - 0.15) / 0.65 = 1.15
-        (SEVEN_SERIES, 5.0, 4),  # (4.5 - 0.4) / 1.0 = 4.1
+        (ULTRASCALE_PLUS, 5.0, 4),  # (4.5 - 0.15) / 0.95 = 4.6
+        (ULTRASCALE_PLUS, 2.5, 2),  # (2.25 - 0.15) / 0.95 = 2.2
+        (ULTRASCALE_PLUS, 1.25, 1),  # (1.125 - 0.15) / 0.95 = 1.03
+        (SEVEN_SERIES, 5.0, 3),  # (4.5 - 0.4) / 1.25 = 3.3
     ],
 )
 def test_a_faster_clock_holds_fewer_adder_levels_per_stage(part: str, clock_ns: float, levels: int) -> None:

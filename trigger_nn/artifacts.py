@@ -26,6 +26,7 @@ from typing import Any, Self
 import numpy as np
 
 from .errors import ArtifactError
+from .firmware.vendor import HlsSynthesisReport, VivadoReport
 
 SCHEMA_VERSION = 1
 
@@ -402,6 +403,32 @@ class SynthResult(ResourceCounts, Artifact):
     log_path: Path
     depth: LogicDepth  # the slowest pipeline stage's logic
     source_hash: str  # of the compiled design it synthesised
+    vendor_scripts_checked: tuple[str, ...] = ()  # dry-run in Tcl (firmware.vendor.check_script)
+    vitis_hls: HlsSynthesisReport | None = None  # where Vitis HLS ran: C synthesis and C/RTL co-simulation
+    vivado: VivadoReport | None = None  # where Vivado ran: out-of-context place and route
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScanPoint(Artifact):
+    """One design of a scan as its worker left it: what was measured on it, or why the flow refused it."""
+
+    written_by: typing.ClassVar[str] = "scan"
+    beta: float
+    clock_period_ns: float
+    card_hash: str  # of the card less its scan section: a changed card makes the point stale
+    status: str  # "ok", or "refused" with the flow's message
+    message: str = ""
+    metric_name: str = ""
+    metric: float | None = None  # the task's headline figure, on firmware outputs
+    vectors: int = 0  # test-set vectors verified bit-exact (C simulation and Verilog)
+    luts: int | None = None  # Yosys synth_xilinx
+    ffs: int | None = None
+    dsps: int | None = None
+    ebops: float | None = None
+    latency_cycles: int | None = None  # da4ml's pipeline depth (what cosim measures; not co-simulated in a scan)
+    latency_ns: float | None = None
+    stage_margin_ns: float | None = None  # Yosys' slowest stage against the clock, with the delay model
+    seconds: float = 0.0
 
 
 @dataclass(frozen=True, kw_only=True)

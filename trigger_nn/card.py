@@ -203,6 +203,14 @@ class CosimConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ScanConfig:
+    """`trigger-nn scan`: every HGQ2 resource-regulariser strength (network.beta) with every clock period."""
+
+    beta: tuple[float, ...] = (1e-6, 1e-5, 1e-4)
+    clock_period_ns: tuple[float, ...] = (5.0, 2.5)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Card:
     name: str
     task: str
@@ -213,6 +221,7 @@ class Card:
     firmware: FirmwareConfig = field(default_factory=FirmwareConfig)
     verify: VerifyConfig = field(default_factory=VerifyConfig)
     cosim: CosimConfig = field(default_factory=CosimConfig)
+    scan: ScanConfig = field(default_factory=ScanConfig)
     source: Path | None = None
 
     def project_dir(self, root: Path) -> Path:
@@ -336,6 +345,11 @@ def _validate(card: Card, where: str) -> None:
         raise CardError(f"{where}: network.hidden_units must be a non-empty list of positive integers")
     if not 0.0 <= tr.validation_split < 1.0:
         raise CardError(f"{where}: training.validation_split must be in [0, 1), got {tr.validation_split}")
+    for key, values, least in (("beta", card.scan.beta, 0.0), ("clock_period_ns", card.scan.clock_period_ns, 1e-9)):
+        if not values or min(values) < least or len(set(values)) < len(values):
+            raise CardError(
+                f"{where}: scan.{key} must be a non-empty list of distinct values >= {least:g}, got {list(values)}"
+            )
     if isinstance(d, CdmsLfnData):
         _validate_cdms(d, where)
     if isinstance(d, EclPhotonData):
@@ -458,6 +472,7 @@ def card_from_dict(raw: Any, *, where: str = "card") -> Card:
         "firmware": FirmwareConfig,
         "verify": VerifyConfig,
         "cosim": CosimConfig,
+        "scan": ScanConfig,
     }
     valid = ["name", "task", "seed", "data", *sections]
     for key in raw:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .errors import MismatchError, TriggerNNError
+from .errors import CardError, MismatchError, TriggerNNError
 
 log = logging.getLogger("trigger_nn")
 
@@ -33,6 +33,9 @@ STAGES = tuple(STAGE_HELP)
 COMMAND_HELP = {
     "synth": "open-source synthesis of the Verilog (Yosys synth_xilinx for the card's FPGA family) -> synth.json: "
     "LUTs, FFs, carry chains, DSPs, BRAMs, set beside the estimates in the report",
+    "scan": "design-space scan: every network.beta x clock period of the card's scan section, each trained, "
+    "compiled, verified and synthesised in parallel on Dask -> <projects>/<name>_scan/{scan.md,scan.json,pareto.png}; "
+    "an interrupted scan resumes where it stopped",
     "golden": "write models/<name>/golden.npz and model.keras from a verified build: the committed regression "
     "vectors that `make test` checks the reference, C simulation and Verilog against",
 }
@@ -108,8 +111,26 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run every stage in order: " + "; ".join(f"{s}: {h}" for s, h in STAGE_HELP.items()),
     )
     for stage, text in (STAGE_HELP | COMMAND_HELP).items():
-        sub.add_parser(stage, parents=[common], help=text, description=text[0].upper() + text[1:] + ".")
+        cmd = sub.add_parser(stage, parents=[common], help=text, description=text[0].upper() + text[1:] + ".")
+        if stage == "scan":
+            cmd.add_argument("--workers", type=int, help="local Dask worker processes (default: the cores, at most 4)")
+            cmd.add_argument(
+                "--scheduler",
+                help="address of a running Dask scheduler (e.g. tcp://host:8786, an HTCondor pool through "
+                "dask-jobqueue) instead of a local cluster; its workers must see this filesystem",
+            )
     return parser
+
+
+def run_scan(card_path: Path, projects: Path, workers: int | None, scheduler: str | None) -> Path:
+    from ._deps import setup_environment
+    from .card import load_card
+    from .scan import run
+
+    card = load_card(card_path)
+    setup_environment()
+    run(card, projects, workers=workers, scheduler=scheduler)
+    return Path(projects) / f"{card.name}_scan"
 
 
 def _configure_logging(verbose: bool, quiet: bool) -> None:
@@ -134,6 +155,12 @@ def main(argv: list[str] | None = None) -> int:
     _configure_logging(args.verbose, args.quiet)
     stages = STAGES if args.command == "build" else (args.command,)
     try:
+        if args.command == "scan":
+            if args.workers is not None and args.workers < 1:
+                raise CardError(f"--workers must be at least 1, got {args.workers}")
+            scan_dir = run_scan(args.card, args.projects, args.workers, args.scheduler)
+            print(f"scan: {scan_dir / 'scan.md'}, {scan_dir / 'scan.json'} and {scan_dir / 'pareto.png'}")
+            return 0
         project = run_stages(args.card, stages, args.projects)
     except TriggerNNError as err:
         log.debug("traceback", exc_info=True)

@@ -53,6 +53,15 @@ def _figure(path: Path, *args: Any, **kwargs: Any) -> Iterator[Any]:
         plt.close(fig)
 
 
+def headline(card: Card) -> tuple[str, str]:
+    """The one figure of merit a design scan ranks by (larger is better): its label and its key in the metrics."""
+    if isinstance(card.data, EclPhotonData):
+        return "merged rejection at 90 % photon eff.", "merged_rejection_at_90pct_photon_eff"
+    if isinstance(card.data, CdmsLfnData):
+        return "threshold reduction (E50, OF + NN vs OF)", "threshold_reduction"
+    return "AUC", "auc"
+
+
 def evaluate(card: Card, test: Split, info: DatasetInfo, scores: np.ndarray, rows: np.ndarray, plots: Path) -> Physics:
     """Figures of merit of the firmware ``scores`` on test-set ``rows``; plots go under ``plots``."""
     if isinstance(card.data, EclPhotonData):

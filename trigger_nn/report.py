@@ -124,6 +124,29 @@ def _write(project: Path, report: dict[str, Any], markdown: str) -> None:
 VENDOR_NOTE = "Vitis HLS / Vivado not run here: the HLS project in hls/ is complete for a machine that has them"
 
 
+def _vendor(synth: SynthResult | None) -> dict[str, Any]:
+    """What the vendor tools said, where they ran; else that they did not, and which of their scripts were checked."""
+    if synth is None:
+        return {"note": VENDOR_NOTE + "; `trigger-nn synth` dry-runs their scripts", "scripts_checked": []}
+    out: dict[str, Any] = {"scripts_checked": list(synth.vendor_scripts_checked)}
+    if synth.vitis_hls is not None:
+        out["vitis_hls"] = {
+            "measured_on": "Vitis HLS C synthesis estimates and C/RTL co-simulation",
+            **to_plain(synth.vitis_hls),
+        }
+    if synth.vivado is not None:
+        v = synth.vivado
+        out["vivado"] = {
+            "measured_on": "Vivado out-of-context place and route of the da4ml Verilog (post-route reports)",
+            **to_plain(v),
+            "achieved_period_ns": v.achieved_period_ns,
+            "fmax_mhz": v.fmax_mhz,
+        }
+    if synth.vitis_hls is None and synth.vivado is None:
+        out["note"] = VENDOR_NOTE + "; their scripts were dry-run in Tcl and checked"
+    return out
+
+
 def _resources(project: Path, compiled: CompileResult, trained: TrainResult) -> dict[str, Any]:
     """The estimates side by side, with Yosys' mapped counts when `trigger-nn synth` ran on this build."""
     synth_path = project / "synth.json"
@@ -147,7 +170,7 @@ def _resources(project: Path, compiled: CompileResult, trained: TrainResult) -> 
                 "margin_ns": synth.depth.margin_ns,
             },
         },
-        "vendor_tools": VENDOR_NOTE,
+        "vendor_tools": _vendor(synth),
     }
 
 
@@ -256,6 +279,32 @@ def run(card: Card, project: Path) -> dict[str, Any]:
     return report
 
 
+def _vendor_lines(v: dict[str, Any]) -> list[str]:
+    checked = ", ".join(v["scripts_checked"])
+    if "note" in v:
+        lines = [f"- {v['note']}" + (f" ({checked})" if checked else "")]
+    else:
+        lines = [f"- vendor scripts dry-run and checked: {checked}"]
+    if h := v.get("vitis_hls"):
+        cosim = (
+            f"; C/RTL cosim latency {h['cosim_latency_cycles']} cycles, II {h['cosim_ii_cycles']}"
+            if h["cosim_latency_cycles"] is not None
+            else ""
+        )
+        lines.append(
+            f"- {h['tool_version']} ({h['measured_on']}): latency {h['latency_best_cycles']}-"
+            f"{h['latency_worst_cycles']} cycles, II {h['ii_cycles']}, estimated clock {h['estimated_clock_ns']} ns; "
+            f"{h['luts']} LUTs, {h['ffs']} FFs, {h['dsps']} DSPs, {h['bram_18k']} BRAM18{cosim}"
+        )
+    if w := v.get("vivado"):
+        lines.append(
+            f"- {w['tool_version']} ({w['measured_on']}): {w['luts']} LUTs, {w['ffs']} FFs, {w['carries']} "
+            f"{w['carry_kind']}, {w['dsps']} DSPs, {w['bram_tiles']:g} BRAM tiles; WNS {w['wns_ns']:+.3f} ns at "
+            f"{w['clock_period_ns']:g} ns (Fmax {w['fmax_mhz']:.0f} MHz)"
+        )
+    return lines
+
+
 def render_markdown(r: dict[str, Any], physics_lines: list[str]) -> str:
     lat, ver, res, phys = r["latency"], r["verification"], r["resources"], r["physics"]["firmware"]
     pipe = lat["pipeline"]
@@ -306,7 +355,7 @@ def render_markdown(r: dict[str, Any], physics_lines: list[str]) -> str:
             if (y := res["yosys"])
             else ["- no synthesis ran: `trigger-nn synth CARD` adds Yosys' mapped counts"]
         ),
-        f"- {res['vendor_tools']}",
+        *_vendor_lines(res["vendor_tools"]),
         "",
         "## Build",
         f"- buses: input {r['buses']['input']}; output {r['buses']['output']}",

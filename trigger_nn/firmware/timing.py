@@ -1,12 +1,16 @@
 """How long a pipeline stage takes: the cut chosen from the card's clock, the latency checked against its budget.
 
 da4ml models logic depth in adder levels (with its default unit adder size, one adder of any
-width is one level: a LUT, its carry chain and a routed net). A stage may hold as many levels
-as fit in the clock period after the clock uncertainty da4ml's ``.xdc`` reserves and the
-flip-flops' own delay. The nanoseconds per level are a model, not a timing sign-off: rounded
-typical values of the -2 speed grades (AMD data sheets DS923, UltraScale+, and DS182/DS183,
-7 series: LUT and carry-chain switching times, clock-to-out and setup) plus an average routed net,
-of the order a placed design shows. Only a vendor place-and-route says whether a design closes.
+width is one level). A stage may hold as many levels as fit in the clock period after the clock
+uncertainty da4ml's ``.xdc`` reserves and the flip-flops' own delay.
+
+The nanoseconds are a model, not a timing sign-off. Per cell they are rounded typical values of
+the -2 speed grades (AMD data sheets DS923, UltraScale+, and DS182/DS183, 7 series: LUT and
+carry-chain switching times, clock-to-out and setup) plus an average routed net, of the order a
+placed design shows. Per adder level they are what those cells add up to on the path Yosys maps
+one level to: on this project's designs (Yosys 0.70 ``synth_xilinx``, ``ltp`` of the flat netlist)
+1.5-1.6 LUTs and about 3 carry blocks per level, the extra LUTs being the ReLUs and negations
+da4ml counts as free. Only a vendor place-and-route says whether a design closes.
 """
 
 from __future__ import annotations
@@ -28,15 +32,15 @@ CLOCK_UNCERTAINTY = 0.1
 class DelayModel:
     """Estimated delays of one FPGA family, in ns."""
 
-    adder_ns: float  # one level of da4ml's model: LUT + carry chain of a typical 8-20 bit adder + a routed net
+    adder_ns: float  # one level of da4ml's model: 1.6 LUTs and 3 carry blocks of the mapped path
     lut_ns: float  # one LUT and its routed net, for paths counted in a mapped netlist
     carry_ns: float  # one carry-chain block (CARRY4 / CARRY8) passed through
     register_ns: float  # clock-to-out of the launching flip-flop plus setup of the capturing one
 
 
 DELAYS = {
-    "xcup": DelayModel(adder_ns=0.65, lut_ns=0.5, carry_ns=0.05, register_ns=0.15),
-    "xc7": DelayModel(adder_ns=1.0, lut_ns=0.6, carry_ns=0.1, register_ns=0.4),
+    "xcup": DelayModel(adder_ns=0.95, lut_ns=0.5, carry_ns=0.05, register_ns=0.15),
+    "xc7": DelayModel(adder_ns=1.25, lut_ns=0.6, carry_ns=0.1, register_ns=0.4),
 }
 
 

@@ -1,0 +1,136 @@
+"""`trigger-nn scan`: six designs of a small card on a local Dask cluster, interrupted and resumed."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from trigger_nn import scan
+from trigger_nn.artifacts import ScanPoint
+from trigger_nn.card import card_from_dict, load_card
+from trigger_nn.errors import CardError
+
+SCAN_CARD = """\
+name: tiny_scan
+task: cdms_lfn
+seed: 11
+data:
+  n_train: 2000
+  n_test: 1200
+  window: 16
+  trace_length: 128
+  of_length: 32
+  baseline_samples: 4
+network:
+  hidden_units: [6]
+training:
+  epochs: 4
+  batch_size: 128
+verify:
+  n_vectors: 1000
+scan:
+  beta: [0.0, 3.0e-3]
+  clock_period_ns: [5.0, 2.5, 1.25]
+"""
+
+
+def _point(metric: float, luts: int, latency_ns: float, status: str = "ok") -> ScanPoint:
+    return ScanPoint(
+        beta=0.0, clock_period_ns=5.0, card_hash="x", status=status, metric=metric, luts=luts, latency_ns=latency_ns
+    )
+
+
+def test_the_pareto_front_keeps_what_nothing_beats_on_every_axis() -> None:
+    points = [
+        _point(0.90, 100, 10.0),
+        _point(0.80, 50, 10.0),  # fewer LUTs
+        _point(0.80, 100, 10.0),  # beaten by the first on the metric, equal elsewhere
+        _point(0.95, 200, 20.0),  # the best metric
+        _point(0.99, 10, 5.0, status="refused"),  # a refused point is never on the front
+        _point(0.90, 100, 10.0),  # a tie with the first: neither beats the other
+    ]
+    assert scan.pareto(points) == [True, True, False, True, False, True]
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"beta": []}, "scan.beta must be a non-empty list"),
+        ({"beta": [1e-5, 1e-5]}, "distinct"),
+        ({"clock_period_ns": [5.0, 0.0]}, "scan.clock_period_ns must be a non-empty list of distinct values"),
+        ({"betas": [1e-5]}, "unknown key 'betas'; did you mean 'beta'?"),
+    ],
+)
+def test_a_bad_scan_section_is_named(section: dict, message: str) -> None:
+    with pytest.raises(CardError, match=message):
+        card_from_dict({"name": "m", "task": "cdms_lfn", "scan": section})
+
+
+def _points(scan_dir: Path) -> dict[Path, int]:
+    return {p: p.stat().st_mtime_ns for p in scan_dir.glob("*/point.json")}
+
+
+def test_scan_resumes_after_an_interruption_and_writes_the_pareto_plot(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    card_path = tmp_path / "scan.yaml"
+    card_path.write_text(SCAN_CARD)
+    projects = tmp_path / "projects"
+    scan_dir = projects / "tiny_scan_scan"
+    command = [sys.executable, "-m", "trigger_nn.cli", "scan", str(card_path), "--projects", str(projects)]
+
+    # Interrupt as Ctrl-C would (SIGINT to the whole process group) once the first point is finished.
+    with open(tmp_path / "first.log", "w") as out:
+        first = subprocess.Popen(
+            [*command, "--workers", "2"], stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        deadline = time.monotonic() + 900
+        while not _points(scan_dir) and first.poll() is None and time.monotonic() < deadline:
+            time.sleep(1)
+        assert first.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
+        os.killpg(first.pid, signal.SIGINT)
+        assert first.wait(timeout=180) == 130, (tmp_path / "first.log").read_text()[-3000:]
+    kept = _points(scan_dir)
+    assert 1 <= len(kept) < 6
+
+    # Resume on a Dask scheduler given by address: only the unfinished points run.
+    from dask.distributed import LocalCluster
+
+    caplog.set_level(logging.INFO, logger="trigger_nn")
+    card = load_card(card_path)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        points = scan.run(card, projects, scheduler=cluster.scheduler_address)
+    assert f"6 points, {len(kept)} already done, {6 - len(kept)} to run" in caplog.text
+    assert all(path.stat().st_mtime_ns == mtime for path, mtime in kept.items()), "a finished point was redone"
+    assert len(_points(scan_dir)) == 6
+
+    assert [(p.beta, p.clock_period_ns) for p in points] == [
+        (b, c) for b in (0.0, 3e-3) for c in (5.0, 2.5, 1.25)
+    ]  # fmt: skip
+    for p in points:
+        assert p.status == "ok", p.message
+        assert p.vectors >= 1000 and p.luts > 0 and p.ebops > 0 and p.metric is not None
+        assert p.latency_ns == p.latency_cycles * p.clock_period_ns
+    by_clock = {(p.beta, p.clock_period_ns): p.latency_cycles for p in points}
+    for b in (0.0, 3e-3):  # a faster clock holds fewer adder levels per stage: more stages
+        assert by_clock[(b, 1.25)] > by_clock[(b, 5.0)]
+
+    summary = json.loads((scan_dir / "scan.json").read_text())
+    assert len(summary["points"]) == 6 and any(row["pareto"] for row in summary["points"])
+    assert scan.pareto(points) == [row["pareto"] for row in summary["points"]]
+    table = [line for line in (scan_dir / "scan.md").read_text().splitlines() if line.startswith("| 0e+00")]
+    assert len(table) == 3
+    assert (scan_dir / "pareto.png").stat().st_size > 10_000
+
+    # Everything done: a re-run starts no cluster and changes no point.
+    caplog.clear()
+    again = scan.run(card, projects, scheduler="tcp://127.0.0.1:1")  # would fail to connect if it tried
+    assert "6 already done, 0 to run" in caplog.text and again == points

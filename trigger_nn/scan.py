@@ -1,0 +1,316 @@
+"""Command `scan`: what accuracy each LUT and nanosecond buys, over the card's design space.
+
+Every HGQ2 resource-regulariser strength (``network.beta``) is trained with every clock period
+in the card's ``scan`` section; each point is compiled (the pipeline cut from its clock), verified
+bit for bit and synthesised with Yosys. Points run in parallel on Dask: a local cluster by default,
+or any scheduler the user names (an HTCondor pool through dask-jobqueue, say), whose workers must
+see the same filesystem. A worker writes ``point.json`` as soon as its point is done, so an
+interrupted scan keeps what finished and a re-run does only the rest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .artifacts import CompileResult, DatasetInfo, ScanPoint, SynthResult, TrainResult, VerifyResult, atomic_path
+from .card import Card, card_to_dict
+from .errors import ArtifactError, TriggerNNError
+
+log = logging.getLogger(__name__)
+
+
+class ScanError(TriggerNNError, RuntimeError):
+    """Some points of a scan failed for a reason other than the flow refusing them."""
+
+
+@dataclass(frozen=True)
+class PointSpec:
+    beta: float
+    clock_period_ns: float
+
+    @property
+    def name(self) -> str:
+        return f"beta{self.beta:.0e}_clk{self.clock_period_ns:g}ns"
+
+
+def grid(card: Card) -> list[PointSpec]:
+    return [PointSpec(b, c) for b in card.scan.beta for c in card.scan.clock_period_ns]
+
+
+def card_hash(card: Card) -> str:
+    """The card as a design point depends on it: everything but the scan section and the file it came from."""
+    plain = card_to_dict(card)
+    del plain["scan"]
+    return hashlib.sha256(json.dumps(plain, sort_keys=True).encode()).hexdigest()
+
+
+def point_card(card: Card, spec: PointSpec) -> Card:
+    return dataclasses.replace(
+        card,
+        network=dataclasses.replace(card.network, beta=spec.beta),
+        firmware=dataclasses.replace(card.firmware, clock_period_ns=spec.clock_period_ns),
+    )
+
+
+def finished(path: Path, spec: PointSpec, digest: str) -> ScanPoint | None:
+    """The point a worker left at ``path``, if it is this spec's under this card."""
+    try:
+        point = ScanPoint.load(path)
+    except ArtifactError:
+        return None
+    same = (point.beta, point.clock_period_ns, point.card_hash) == (spec.beta, spec.clock_period_ns, digest)
+    return point if same else None
+
+
+def run_point(card: Card, spec: PointSpec, point_dir: Path, dataset_json: Path) -> ScanPoint:
+    """One design, on a Dask worker: train, compile, verify, synthesise; the result is saved before it returns.
+
+    The flow refusing a point (over budget, a clock too fast, not bit-exact) is a result of the
+    scan, kept like any other; anything else is an error and leaves no ``point.json``.
+    """
+    from . import compile as compile_stage
+    from . import physics, synth, train, verify
+    from ._deps import setup_environment
+    from .data.dataset import read_dataset
+    from .report import firmware_scores
+
+    setup_environment()
+    pcard = point_card(card, spec)
+    (point_dir / "data").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(dataset_json, point_dir / "data" / "dataset.json")  # the scan's one dataset, by its path
+    handler = logging.FileHandler(point_dir / "scan.log", mode="w")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s", "%H:%M:%S"))
+    logging.getLogger("trigger_nn").addHandler(handler)
+    logging.getLogger("trigger_nn").setLevel(logging.INFO)
+    t0 = time.perf_counter()
+    common = {"beta": spec.beta, "clock_period_ns": spec.clock_period_ns, "card_hash": card_hash(card)}
+    label, key = physics.headline(pcard)
+    try:
+        for stage in (train.run, compile_stage.run, verify.run, synth.run):
+            stage(pcard, point_dir)
+        verified = VerifyResult.load(point_dir / "verify.json")
+        compiled = CompileResult.load(point_dir / "compile.json")
+        synthesised = SynthResult.load(point_dir / "synth.json")
+        info = DatasetInfo.load(point_dir / "data" / "dataset.json")
+        scores, rows = firmware_scores(verified)
+        found = physics.evaluate(pcard, read_dataset(info.path).test, info, scores, rows, point_dir / "plots")
+        point = ScanPoint(
+            **common,
+            status="ok",
+            metric_name=label,
+            metric=float(found.metrics[key]),
+            vectors=int(len(scores)),
+            luts=synthesised.luts,
+            ffs=synthesised.ffs,
+            dsps=synthesised.dsps,
+            ebops=TrainResult.load(point_dir / "train" / "training.json").ebops,
+            latency_cycles=compiled.stages.latency_cycles,
+            latency_ns=compiled.stages.latency_ns,
+            stage_margin_ns=synthesised.depth.margin_ns,
+            seconds=time.perf_counter() - t0,
+        )
+    except TriggerNNError as err:
+        log.warning("scan point %s refused: %s", spec.name, err)
+        point = ScanPoint(**common, status="refused", message=str(err), seconds=time.perf_counter() - t0)
+    finally:
+        logging.getLogger("trigger_nn").removeHandler(handler)
+        handler.close()
+    point.save(point_dir / "point.json")
+    return point
+
+
+def pareto(points: Sequence[ScanPoint]) -> list[bool]:
+    """Which points no other beats or equals on all of metric (higher), LUTs and latency (lower)."""
+
+    def key(p: ScanPoint) -> tuple[float, float, float]:
+        return (-p.metric, p.luts, p.latency_ns)  # type: ignore[operator]
+
+    ok = [p.status == "ok" for p in points]
+    keys = [key(p) if good else None for p, good in zip(points, ok, strict=True)]
+    front = []
+    for i, ki in enumerate(keys):
+        dominated = ki is None or any(
+            kj is not None and j != i and all(a <= b for a, b in zip(kj, ki, strict=True)) and kj != ki
+            for j, kj in enumerate(keys)
+        )
+        front.append(not dominated)
+    return front
+
+
+def _table(points: Sequence[ScanPoint], front: Sequence[bool]) -> list[str]:
+    label = next((p.metric_name for p in points if p.metric_name), "metric")
+    lines = [
+        f"| beta | clock (ns) | {label} | LUTs | FFs | DSPs | EBOPs | latency | slowest-stage margin (ns) | "
+        "verified vectors | Pareto |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for p, best in sorted(zip(points, front, strict=True), key=lambda t: (t[0].status != "ok", t[0].luts or 0)):
+        if p.status != "ok":
+            lines.append(f"| {p.beta:.0e} | {p.clock_period_ns:g} | refused: {p.message} | | | | | | | | |")
+            continue
+        lines.append(
+            f"| {p.beta:.0e} | {p.clock_period_ns:g} | {p.metric:.4f} | {p.luts} | {p.ffs} | {p.dsps} | "
+            f"{p.ebops:.0f} | {p.latency_cycles} cycles = {p.latency_ns:g} ns | {p.stage_margin_ns:+.2f} | "
+            f"{p.vectors} | {'**yes**' if best else ''} |"
+        )
+    return lines
+
+
+def _plot(path: Path, points: Sequence[ScanPoint], front: Sequence[bool]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ok = [(p, best) for p, best in zip(points, front, strict=True) if p.status == "ok"]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    try:
+        latencies = [p.latency_ns for p, _ in ok]
+        for ax, x, xlabel in (
+            (axes[0], [p.luts for p, _ in ok], "LUTs (Yosys synth_xilinx)"),
+            (axes[1], latencies, "latency (ns): da4ml pipeline depth x clock"),
+        ):
+            sc = ax.scatter(x, [p.metric for p, _ in ok], c=latencies, cmap="viridis", s=50, zorder=3)
+            ax.scatter(
+                [xi for xi, (_, b) in zip(x, ok, strict=True) if b],
+                [p.metric for p, b in ok if b],
+                s=160, facecolors="none", edgecolors="crimson", linewidths=1.5, zorder=4, label="Pareto front",
+            )  # fmt: skip
+            for xi, (p, _) in zip(x, ok, strict=True):
+                ax.annotate(f"β={p.beta:.0e}\n{p.clock_period_ns:g} ns", (xi, p.metric), fontsize=7,
+                            xytext=(4, 4), textcoords="offset points")  # fmt: skip
+            ax.set_xlabel(xlabel)
+            ax.grid(True, alpha=0.3)
+        axes[0].set_ylabel(ok[0][0].metric_name if ok else "metric")
+        axes[0].legend(loc="lower right")
+        fig.colorbar(sc, ax=axes, label="latency (ns)")
+        fig.suptitle("Design scan: firmware outputs (verified bit-exact) vs resources and latency")
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=110)
+    finally:
+        plt.close(fig)
+
+
+def summarise(card: Card, scan_dir: Path, points: Sequence[ScanPoint]) -> Path:
+    """``scan.json``, ``scan.md`` and ``pareto.png`` in ``scan_dir``."""
+    from .artifacts import to_plain
+
+    front = pareto(points)
+    _plot(scan_dir / "pareto.png", points, front)
+    with atomic_path(scan_dir / "scan.json") as tmp:
+        rows = [to_plain(p) | {"pareto": best} for p, best in zip(points, front, strict=True)]
+        tmp.write_text(json.dumps({"card": card.name, "points": rows}, indent=2) + "\n")
+    n_ok = sum(p.status == "ok" for p in points)
+    lines = [
+        f"# Design scan of {card.name}: {len(points)} points, {n_ok} built",
+        "",
+        f"HGQ2 resource regulariser beta in {list(card.scan.beta)} x clock period in "
+        f"{list(card.scan.clock_period_ns)} ns. Each point was trained, compiled (pipeline cut from its clock), "
+        "verified bit for bit (hls4ml C simulation and da4ml Verilog in Verilator against the Python reference) "
+        "and synthesised with Yosys synth_xilinx. The figure of merit is computed on the verified firmware outputs; "
+        "LUTs/FFs/DSPs are Yosys' mapped counts; latency is da4ml's pipeline depth times the clock (what cosim "
+        "measures; `trigger-nn build` of a chosen point co-simulates it); the stage margin is Yosys' longest "
+        "flip-flop-to-flip-flop path timed with the delay model of `trigger_nn.firmware.timing` (an estimate). "
+        "A point is on the Pareto front when no other point is at least as good in the figure of merit, LUTs and "
+        "latency at once.",
+        "",
+        *_table(points, front),
+        "",
+        "![Pareto front](pareto.png)",
+        "",
+    ]
+    with atomic_path(scan_dir / "scan.md") as tmp:
+        tmp.write_text("\n".join(lines))
+    return scan_dir / "scan.md"
+
+
+def run(card: Card, projects: Path, *, workers: int | None = None, scheduler: str | None = None) -> list[ScanPoint]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from . import simulate
+
+    scan_dir = Path(projects) / f"{card.name}_scan"
+    scan_dir.mkdir(parents=True, exist_ok=True)
+    digest = card_hash(card)
+    specs = grid(card)
+    done = {s: p for s in specs if (p := finished(scan_dir / s.name / "point.json", s, digest)) is not None}
+    todo = [s for s in specs if s not in done]
+    log.info("scan of %s: %d points, %d already done, %d to run", card.name, len(specs), len(done), len(todo))
+
+    if todo:
+        dataset_json = _dataset(card, scan_dir, digest, simulate.run)
+        with _client(workers, scheduler) as client:
+            futures = {
+                client.submit(run_point, card, s, scan_dir / s.name, dataset_json, key=f"{s.name}-{digest[:8]}"): s
+                for s in todo
+            }
+            failed = []
+            columns = (TextColumn("scan"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+            with Progress(*columns, transient=False) as progress:
+                bar = progress.add_task("points", total=len(specs), completed=len(done))
+                from dask.distributed import as_completed
+
+                for future in as_completed(futures):
+                    spec = futures[future]
+                    try:
+                        point = future.result()
+                    except Exception as err:  # an internal failure: no point.json, so a re-run tries it again
+                        failed.append(f"{spec.name}: {type(err).__name__}: {err}")
+                        log.error("scan point %s failed: %s: %s", spec.name, type(err).__name__, err)
+                    else:
+                        done[spec] = point
+                        log.info("scan point %s: %s", spec.name, _one_line(point))
+                    progress.advance(bar)
+        if failed:
+            raise ScanError(f"{len(failed)} scan point(s) failed; finished ones are kept, re-run to retry: {failed}")
+
+    points = [done[s] for s in specs]
+    log.info("scan summary: %s", summarise(card, scan_dir, points))
+    return points
+
+
+def _one_line(p: ScanPoint) -> str:
+    if p.status != "ok":
+        return f"refused ({p.message})"
+    return f"{p.metric_name} {p.metric:.4f}, {p.luts} LUTs, {p.latency_ns:g} ns, {p.seconds:.0f} s"
+
+
+def _dataset(card: Card, scan_dir: Path, digest: str, simulate_run: Any) -> Path:
+    """The scan's one dataset: every point trains and is measured on the same events."""
+    data_json = scan_dir / "data" / "dataset.json"
+    stamp = scan_dir / "data" / "card.sha256"
+    if not (data_json.is_file() and stamp.is_file() and stamp.read_text() == digest):
+        log.info("scan: simulating the dataset once for every point")
+        simulate_run(card, scan_dir)
+        stamp.write_text(digest)
+    return data_json
+
+
+@contextmanager
+def _client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
+    """A Dask client: on the named scheduler, or on a local cluster of one single-threaded process per worker."""
+    from dask.distributed import Client, LocalCluster
+
+    if scheduler:
+        log.info("scan: on the Dask scheduler at %s (its workers must see %s)", scheduler, Path.cwd())
+        with Client(scheduler) as client:
+            yield client
+        return
+    n = workers or max(1, min(os.cpu_count() or 1, 4))
+    log.info("scan: local Dask cluster of %d worker process(es)", n)
+    with (
+        LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
