@@ -73,6 +73,8 @@ def test_build_writes_every_stage_and_a_passing_report(built: tuple[Path, Path])
         "plots/turn_on.png",
     ):
         assert (project / rel).is_file(), rel
+    tb = (project / "hls/tb_data/tb_input_features.dat").read_text().splitlines()
+    assert len(tb) == 1000 and len(tb[0].split()) == 32  # the vendor cosim's vectors: test-set windows
     report = json.loads((project / "report.json").read_text(), parse_constant=_not_json)  # strict JSON
     impls = report["verification"]["implementations"]
     assert [c["implementation"] for c in impls] == ["hls4ml C simulation", "da4ml Verilog (Verilator)"]
@@ -159,6 +161,8 @@ def _project_with_model(tmp_path: Path, built: tuple[Path, Path], model_file: Pa
     _, project = built
     new = tmp_path / "tiny_lfn"
     (new / "train").mkdir(parents=True)
+    (new / "data").mkdir()
+    shutil.copyfile(project / "data" / "dataset.json", new / "data" / "dataset.json")  # the same dataset, by path
     trained = TrainResult.load(project / "train" / "training.json")
     dataclasses.replace(trained, model_path=model_file).save(new / "train" / "training.json")
     return new

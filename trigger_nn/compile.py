@@ -11,14 +11,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .artifacts import CompileResult, StagePlan, TrainResult, atomic_path
+import numpy as np
+
+from .artifacts import CompileResult, DatasetInfo, StagePlan, TrainResult, atomic_path
 from .card import Card, FirmwareConfig
+from .data.dataset import read_dataset
 from .firmware import hls, rtl, timing
 from .hashing import files_hash
 from .train import load_model
 
 log = logging.getLogger(__name__)
 
+#: test-set inputs written to the HLS test bench (tb_data/) for a vendor C/RTL co-simulation
+TB_VECTORS = 1000
 SOURCE_SUFFIXES = (".cpp", ".h", ".hh", ".tcl", ".v", ".xdc", ".sdc", ".json", ".yml")
 
 
@@ -43,11 +48,19 @@ class Firmware:
 
 
 def build_firmware(
-    model: Any, hls_dir: Path, rtl_dir: Path, fw: FirmwareConfig, *, name: str, hls_final: Path | None = None
+    model: Any,
+    hls_dir: Path,
+    rtl_dir: Path,
+    fw: FirmwareConfig,
+    *,
+    name: str,
+    hls_final: Path | None = None,
+    tb_inputs: np.ndarray | None = None,
 ) -> Firmware:
     """Both implementations of one model: the hls4ml project and the da4ml Verilog, cut for the card's clock.
 
-    ``hls_final`` is where ``hls_dir`` will be moved, for the paths written into the project.
+    ``hls_final`` is where ``hls_dir`` will be moved, for the paths written into the project;
+    ``tb_inputs`` are the HLS test bench's vectors.
     """
     cutoff = timing.pipeline_cutoff(fw)
     if cutoff > timing.max_stage_levels(fw):
@@ -55,7 +68,7 @@ def build_firmware(
             "firmware.pipeline_cutoff %g puts more adder levels in a stage than the delay model fits in %g ns (%d)",
             cutoff, fw.clock_period_ns, timing.max_stage_levels(fw),
         )  # fmt: skip
-    hls.write_project(model, hls_dir, fw, project_name=name)
+    hls.write_project(model, hls_dir, fw, project_name=name, tb_inputs=tb_inputs)
     if hls_final is not None:
         hls.relocate(hls_dir, hls_final)
     log.info("da4ml: tracing the model and writing Verilog, at most %g adder levels per stage", cutoff)
@@ -70,11 +83,13 @@ def run(card: Card, project: Path) -> CompileResult:
     model = load_model(trained.model_path)
     fw = card.firmware
     (project / "compile.json").unlink(missing_ok=True)
+    info = DatasetInfo.load(project / "data" / "dataset.json")
+    tb_inputs = read_dataset(info.path).test.x[:TB_VECTORS]
 
     hls_dir, rtl_dir = project / "hls", project / "rtl"
     # Both trees move into place only if both were written: never a new hls/ beside an old rtl/.
     with atomic_path(hls_dir) as hls_tmp, atomic_path(rtl_dir) as rtl_tmp:
-        built = build_firmware(model, hls_tmp, rtl_tmp, fw, name=card.name, hls_final=hls_dir)
+        built = build_firmware(model, hls_tmp, rtl_tmp, fw, name=card.name, hls_final=hls_dir, tb_inputs=tb_inputs)
     comb, meta, stages = built.comb, built.meta, built.stages
 
     result = CompileResult(

@@ -25,13 +25,17 @@ from typing import Any
 
 from .artifacts import CompileResult, DatasetInfo, ScanPoint, SynthResult, TrainResult, VerifyResult, atomic_path
 from .card import Card, card_to_dict
-from .errors import ArtifactError, TriggerNNError
+from .errors import ArtifactError, BudgetError, ConversionError, MismatchError, TriggerNNError
 
 log = logging.getLogger(__name__)
 
 
 class ScanError(TriggerNNError, RuntimeError):
     """Some points of a scan failed for a reason other than the flow refusing them."""
+
+
+#: what the flow says of a design itself, rather than of the machine it ran on
+REFUSALS = (BudgetError, MismatchError, ConversionError)
 
 
 @dataclass(frozen=True)
@@ -76,8 +80,9 @@ def finished(path: Path, spec: PointSpec, digest: str) -> ScanPoint | None:
 def run_point(card: Card, spec: PointSpec, point_dir: Path, dataset_json: Path) -> ScanPoint:
     """One design, on a Dask worker: train, compile, verify, synthesise; the result is saved before it returns.
 
-    The flow refusing a point (over budget, a clock too fast, not bit-exact) is a result of the
-    scan, kept like any other; anything else is an error and leaves no ``point.json``.
+    The flow refusing a design (over budget, a clock too fast, not bit-exact, not convertible) is a
+    result of the scan, kept like any other. Anything else, a tool that failed or was interrupted
+    included, is an error and leaves no ``point.json``, so a re-run tries the point again.
     """
     from . import compile as compile_stage
     from . import physics, synth, train, verify
@@ -120,7 +125,7 @@ def run_point(card: Card, spec: PointSpec, point_dir: Path, dataset_json: Path) 
             stage_margin_ns=synthesised.depth.margin_ns,
             seconds=time.perf_counter() - t0,
         )
-    except TriggerNNError as err:
+    except REFUSALS as err:
         log.warning("scan point %s refused: %s", spec.name, err)
         point = ScanPoint(**common, status="refused", message=str(err), seconds=time.perf_counter() - t0)
     finally:

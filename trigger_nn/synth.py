@@ -46,9 +46,9 @@ def _vendor(card: Card, compiled: CompileResult, project: Path) -> dict[str, Any
 def run(card: Card, project: Path) -> SynthResult:
     compiled = CompileResult.load(project / "compile.json")
     part = card.firmware.part
-    log.info("yosys: synth_xilinx -family %s of %s (a minute or two)", family_of(part), compiled.top)
     (project / "synth.json").unlink(missing_ok=True)
     vendor_results = _vendor(card, compiled, project)
+    log.info("yosys: synth_xilinx -family %s of %s (a minute or two)", family_of(part), compiled.top)
     run = yosys_synth(compiled.rtl_dir, compiled.top, part, project / "synth" / "yosys")
     depth = timing.logic_depth(run.path, card.firmware)
     result = SynthResult(

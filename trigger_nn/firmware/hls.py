@@ -6,6 +6,7 @@ import ctypes
 import logging
 import os
 import re
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,25 @@ log = logging.getLogger(__name__)
 _STRATEGY = {Strategy.LATENCY: "Latency", Strategy.DISTRIBUTED_ARITHMETIC: "distributed_arithmetic"}
 
 
-def write_project(model: Any, out_dir: Path, fw: FirmwareConfig, *, project_name: str) -> None:
-    """Convert ``model`` with hls4ml into ``out_dir`` and compile its C simulation (a g++ check of the sources)."""
+def write_project(
+    model: Any, out_dir: Path, fw: FirmwareConfig, *, project_name: str, tb_inputs: np.ndarray | None = None
+) -> None:
+    """Convert ``model`` with hls4ml into ``out_dir`` and compile its C simulation (a g++ check of the sources).
+
+    ``tb_inputs`` (with the model's predictions) become the test bench's ``tb_data``: without them a
+    Vitis C/RTL co-simulation runs one all-zero input and measures no II.
+    """
+    with tempfile.TemporaryDirectory(prefix="trigger_nn_tb_") as tb_dir:  # hls4ml empties out_dir as it writes
+        tb: dict[str, str] = {}
+        if tb_inputs is not None:
+            x = np.asarray(tb_inputs, dtype=np.float32)
+            tb = {"input_data_tb": f"{tb_dir}/inputs.npy", "output_data_tb": f"{tb_dir}/outputs.npy"}
+            np.save(tb["input_data_tb"], x.reshape(len(x), -1))
+            np.save(tb["output_data_tb"], np.asarray(model.predict(x, verbose=0)).reshape(len(x), -1))
+        _write_and_compile(model, out_dir, fw, project_name, tb)
+
+
+def _write_and_compile(model: Any, out_dir: Path, fw: FirmwareConfig, project_name: str, tb: dict[str, str]) -> None:
     import hls4ml
 
     try:
@@ -37,6 +55,7 @@ def write_project(model: Any, out_dir: Path, fw: FirmwareConfig, *, project_name
             clock_period=fw.clock_period_ns,
             output_dir=str(out_dir),
             project_name=project_name,
+            **tb,
         )
     except Exception as err:  # hls4ml raises bare Exception for unsupported layers
         raise ConversionError(
@@ -55,12 +74,18 @@ def write_project(model: Any, out_dir: Path, fw: FirmwareConfig, *, project_name
 
 
 def relocate(project_dir: Path, final_dir: Path) -> None:
-    """Point the project's saved OutputDir at where it will live, before it is moved there."""
+    """Point the project's saved paths at where it will live, before it is moved there.
+
+    The test bench's data were read from a temporary folder; the project keeps them in ``tb_data/``.
+    """
     cfg = project_dir / "hls4ml_config.yml"
     text = cfg.read_text()
     new, n = re.subn(r"^OutputDir: .*$", f"OutputDir: {final_dir.resolve()}", text, count=1, flags=re.M)
     if n != 1:
         raise ToolError(f"{cfg} has no OutputDir line; hls4ml's project layout changed")
+    for key, name in (("InputData", "tb_input_features.dat"), ("OutputPredictions", "tb_output_predictions.dat")):
+        if (project_dir / "tb_data" / name).is_file():
+            new = re.sub(rf"^{key}: .*$", f"{key}: {final_dir.resolve() / 'tb_data' / name}", new, count=1, flags=re.M)
     cfg.write_text(new)
 
 
