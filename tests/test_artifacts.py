@@ -12,6 +12,7 @@ from trigger_nn.artifacts import (
     CompileResult,
     CosimResult,
     ImplementationCheck,
+    StagePlan,
     Timings,
     VerifyResult,
     atomic_path,
@@ -34,7 +35,17 @@ def test_round_trips(tmp_path: Path, passing_cosim: CosimResult) -> None:
         da4ml_cost=123.5,
         da4ml_reg_bits=77,
         source_hash="ab",
+        stages=StagePlan(
+            stage_levels=(4.0, 4.0, 3.0, 1.0),
+            max_levels=4,
+            slowest_stage_ns=3.95,
+            usable_period_ns=4.5,
+            clock_period_ns=5.0,
+            latency_budget_ns=1600.0,
+        ),
     )
+    assert (compiled.stages.latency_cycles, compiled.stages.margin_cycles) == (4, 316)
+    assert compiled.stages.timing_margin_ns == pytest.approx(0.55)
     verified = VerifyResult(
         reference="ref",
         n_random=3,

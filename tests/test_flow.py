@@ -181,7 +181,7 @@ def test_model_that_does_not_load_leaves_no_output(tmp_path: Path, built: tuple[
 def test_unsupported_layer_is_named(tmp_path: Path, built: tuple[Path, Path], capsys) -> None:
     import keras
 
-    inp = keras.Input((16,))
+    inp = keras.Input((32,))  # the small card's window
     out = keras.layers.Dense(1)(keras.layers.UnitNormalization()(inp))
     path = tmp_path / "odd.keras"
     keras.Model(inp, out).save(path)

@@ -32,6 +32,10 @@ def write_project(
         tb: dict[str, str] = {}
         if tb_inputs is not None:
             x = np.asarray(tb_inputs, dtype=np.float32)
+            if tuple(x.shape[1:]) != tuple(model.input_shape[1:]):
+                raise ConversionError(
+                    f"the dataset's inputs have shape {x.shape[1:]} but the model takes {model.input_shape[1:]}"
+                )
             tb = {"input_data_tb": f"{tb_dir}/inputs.npy", "output_data_tb": f"{tb_dir}/outputs.npy"}
             np.save(tb["input_data_tb"], x.reshape(len(x), -1))
             np.save(tb["output_data_tb"], np.asarray(model.predict(x, verbose=0)).reshape(len(x), -1))
