@@ -48,3 +48,17 @@ def test_a_mapped_path_is_timed_cell_by_cell() -> None:
     assert (depth.luts, depth.carries, depth.cells) == (4, 6, 10)  # the inverter is a LUT level
     assert depth.estimated_ns == pytest.approx(0.15 + 4 * 0.5 + 6 * 0.05)
     assert depth.margin_ns == pytest.approx(1.8 - 2.45)  # negative: not expected to close at 2 ns
+
+
+def test_a_stage_that_maps_slower_than_modelled_gets_a_cutoff_that_fits() -> None:
+    from trigger_nn.artifacts import LogicDepth, StagePlan
+
+    fw = FirmwareConfig(clock_period_ns=5.0)
+    plan = StagePlan(
+        stage_levels=(4.0, 4.0, 2.0), max_levels=4, slowest_stage_ns=3.95, usable_period_ns=4.5,
+        clock_period_ns=5.0, latency_budget_ns=1600.0,
+    )  # fmt: skip
+    slow = LogicDepth(luts=10, carries=23, cells=33, estimated_ns=6.30, usable_period_ns=4.5)  # ecl_photon's
+    assert timing.fitting_cutoff(slow, plan, fw) == 2  # 1.54 ns per level: 2 levels in 4.35 ns
+    fits = LogicDepth(luts=7, carries=17, cells=24, estimated_ns=4.50, usable_period_ns=4.5)  # cdms_lfn's
+    assert timing.fitting_cutoff(fits, plan, fw) == 4

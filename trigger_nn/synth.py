@@ -72,8 +72,9 @@ def run(card: Card, project: Path) -> SynthResult:
     if depth.margin_ns < 0:
         log.warning(
             "the slowest stage Yosys mapped is estimated at %.2f ns, over the %.2f ns the %g ns clock leaves: "
-            "set firmware.pipeline_cutoff below %d adder levels, or a longer clock period, before a vendor run",
+            "at its rate per adder level, firmware.pipeline_cutoff: %d would fit; set it (or a longer clock) "
+            "and re-compile before a vendor run",
             depth.estimated_ns, depth.usable_period_ns, card.firmware.clock_period_ns,
-            max(compiled.stages.stage_levels),
+            timing.fitting_cutoff(depth, compiled.stages, card.firmware),
         )  # fmt: skip
     return result

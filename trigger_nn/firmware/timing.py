@@ -121,3 +121,10 @@ def logic_depth(path: ResourceCounts, fw: FirmwareConfig) -> LogicDepth:
         estimated_ns=model.register_ns + luts * model.lut_ns + path.carries * model.carry_ns,
         usable_period_ns=usable_period_ns(fw.clock_period_ns),
     )
+
+
+def fitting_cutoff(depth: LogicDepth, stages: StagePlan, fw: FirmwareConfig) -> int:
+    """The adder levels per stage that would fit the clock at the rate the mapped slowest stage shows."""
+    register_ns = delay_model(fw.part).register_ns
+    per_level = (depth.estimated_ns - register_ns) / max(max(stages.stage_levels), 1.0)
+    return max(1, math.floor((depth.usable_period_ns - register_ns) / per_level + 1e-9))
