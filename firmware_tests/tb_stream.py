@@ -34,10 +34,10 @@ from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
 try:
-    from trigger_nn.artifacts import BusFormat
+    from trigger_nn.artifacts import WordVectors
 except ImportError:  # the simulator's embedded Python may not have the repository root on its path
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from trigger_nn.artifacts import BusFormat
+    from trigger_nn.artifacts import WordVectors
 from trigger_nn.firmware.cosim import JOB_ENV, RESULT_ENV, StreamVerdict
 
 #: simulated clock period; the design has no timing in it, the real period is applied by the caller
@@ -52,13 +52,9 @@ MAX_GAP_CYCLES = 3
 
 
 @dataclass(frozen=True, kw_only=True)
-class StreamJob:
+class StreamJob(WordVectors):
     """What to stream and what to expect, as :func:`trigger_nn.firmware.cosim.run_cosim` wrote it."""
 
-    inp_words: np.ndarray
-    out_words: np.ndarray
-    input_format: BusFormat
-    output_format: BusFormat
     expected_latency: int
     max_latency: int
     idle_gaps: bool
@@ -68,10 +64,7 @@ class StreamJob:
     def load(cls, path: Path) -> StreamJob:
         with np.load(path) as job:
             return cls(
-                inp_words=np.asarray(job["inp_words"], dtype=np.int64),
-                out_words=np.asarray(job["out_words"], dtype=np.int64),
-                input_format=BusFormat.from_npz(job, "inp"),
-                output_format=BusFormat.from_npz(job, "out"),
+                **WordVectors.fields_from_npz(job),
                 expected_latency=int(job["expected_latency"]),
                 max_latency=int(job["max_latency"]),
                 idle_gaps=bool(job["idle_gaps"]),

@@ -43,9 +43,13 @@ scan:
 
 
 def _point(metric: float, luts: int, latency_ns: float, status: str = "ok") -> ScanPoint:
+    if status != "ok":
+        return ScanPoint(beta=1e-3, clock_period_ns=1.0, card_hash="x", status=status, message="over budget")
     return ScanPoint(
-        beta=0.0, clock_period_ns=5.0, card_hash="x", status=status, metric=metric, luts=luts, latency_ns=latency_ns
-    )
+        beta=0.0, clock_period_ns=5.0, card_hash="x", status=status, metric_name="AUC", metric=metric, vectors=1000,
+        luts=luts, ffs=luts // 4, dsps=0, ebops=10.0 * luts, latency_cycles=int(latency_ns / 5), latency_ns=latency_ns,
+        stage_margin_ns=0.2,
+    )  # fmt: skip
 
 
 def test_the_pareto_front_keeps_what_nothing_beats_on_every_axis() -> None:
@@ -58,6 +62,18 @@ def test_the_pareto_front_keeps_what_nothing_beats_on_every_axis() -> None:
         _point(0.90, 100, 10.0),  # a tie with the first: neither beats the other
     ]
     assert scan.pareto(points) == [True, True, False, True, False, True]
+
+
+def test_the_summary_plots_what_was_built_and_tables_what_was_refused(tmp_path: Path) -> None:
+    card = card_from_dict({"name": "m", "task": "cdms_lfn"})
+    points = [_point(0.9, 100, 10.0), _point(0.8, 50, 20.0), _point(0.0, 0, 0.0, status="refused")]
+    scan.summarise(card, tmp_path, points)
+    assert (tmp_path / "pareto.png").stat().st_size > 10_000
+    assert "refused" in (tmp_path / "scan.md").read_text()
+    assert [row["pareto"] for row in json.loads((tmp_path / "scan.json").read_text())["points"]] == [True, True, False]
+    (tmp_path / "pareto.png").unlink()
+    scan.summarise(card, tmp_path, points[2:])  # nothing built: a table, no plot
+    assert not (tmp_path / "pareto.png").exists() and "0 built" in (tmp_path / "scan.md").read_text()
 
 
 @pytest.mark.parametrize(

@@ -222,6 +222,34 @@ class BusFormat:
 
 
 @dataclass(frozen=True, kw_only=True)
+class WordVectors:
+    """Input words and the output words expected of them, with both buses' formats (golden files, cosim jobs)."""
+
+    inp_words: np.ndarray
+    out_words: np.ndarray
+    input_format: BusFormat
+    output_format: BusFormat
+
+    def npz_fields(self) -> dict[str, np.ndarray]:
+        return {
+            "inp_words": self.inp_words,
+            "out_words": self.out_words,
+            **self.input_format.npz_fields("inp"),
+            **self.output_format.npz_fields("out"),
+        }
+
+    @staticmethod
+    def fields_from_npz(npz: Any) -> dict[str, Any]:
+        """The constructor's arguments for these four fields, read from an open ``.npz``."""
+        return {
+            "inp_words": np.asarray(npz["inp_words"], dtype=np.int64),
+            "out_words": np.asarray(npz["out_words"], dtype=np.int64),
+            "input_format": BusFormat.from_npz(npz, "inp"),
+            "output_format": BusFormat.from_npz(npz, "out"),
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
 class DatasetInfo(Artifact):
     """``data/dataset.h5`` and what is in it."""
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .artifacts import BusFormat, CompileResult, VerifyResult, atomic_path
+from .artifacts import CompileResult, VerifyResult, WordVectors, atomic_path
 from .card import Card
 from .errors import ArtifactError, MismatchError
 from .verify import KIND_EDGE, KIND_PHYSICS, KIND_RANDOM
@@ -30,36 +30,19 @@ PER_KIND = 128
 
 
 @dataclass(frozen=True, kw_only=True)
-class Golden:
-    inp_words: np.ndarray
-    out_words: np.ndarray
-    input_format: BusFormat
-    output_format: BusFormat
+class Golden(WordVectors):
     source_hash: str
 
     def save(self, path: Path) -> None:
         with atomic_path(path) as tmp, open(tmp, "wb") as f:
-            np.savez_compressed(
-                f,
-                inp_words=self.inp_words,
-                out_words=self.out_words,
-                source_hash=self.source_hash,
-                **self.input_format.npz_fields("inp"),
-                **self.output_format.npz_fields("out"),
-            )
+            np.savez_compressed(f, **self.npz_fields(), source_hash=self.source_hash)
 
     @classmethod
     def load(cls, path: Path) -> Golden:
         if not Path(path).is_file():
             raise ArtifactError(f"no golden vectors at {path}: build the model, then run `trigger-nn golden CARD`")
         with np.load(path) as z:
-            return cls(
-                inp_words=z["inp_words"],
-                out_words=z["out_words"],
-                input_format=BusFormat.from_npz(z, "inp"),
-                output_format=BusFormat.from_npz(z, "out"),
-                source_hash=str(z["source_hash"]),
-            )
+            return cls(**WordVectors.fields_from_npz(z), source_hash=str(z["source_hash"]))
 
 
 def golden_dir(card: Card) -> Path:

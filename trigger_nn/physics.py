@@ -36,7 +36,7 @@ class Physics:
 
 
 @contextmanager
-def _figure(path: Path, *args: Any, **kwargs: Any) -> Iterator[Any]:
+def figure(path: Path, *args: Any, **kwargs: Any) -> Iterator[Any]:
     """A matplotlib figure saved atomically to ``path`` as PNG when the block ends."""
     import matplotlib
 
@@ -80,7 +80,7 @@ def _generic(test: Split, info: DatasetInfo, scores: np.ndarray, rows: np.ndarra
     found = {"vectors": int(len(scores)), **metrics.summary(scores, labels, background=names[0], signal=names[-1])}
     r = metrics.roc(scores, labels)
     paths = {"roc": plots / "roc.png", "examples": plots / "examples.png"}
-    with _figure(paths["roc"], figsize=(5, 4)) as (_, ax):
+    with figure(paths["roc"], figsize=(5, 4)) as (_, ax):
         ax.plot(r.background_pass, r.signal_eff, drawstyle="steps-post", label=f"{NN}, AUC {metrics.auc(r):.4f}")
         ax.set_xscale("log")
         ax.set_xlim(1e-4, 1)
@@ -89,7 +89,7 @@ def _generic(test: Split, info: DatasetInfo, scores: np.ndarray, rows: np.ndarra
         ax.set_title("ROC on the held-out set (da4ml Verilog = reference)")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(loc="lower right")
-    with _figure(paths["examples"], 1, 2, figsize=(9, 3.2), sharey=True) as (_, axes):
+    with figure(paths["examples"], 1, 2, figsize=(9, 3.2), sharey=True) as (_, axes):
         for ax, cls in zip(axes, (1, 0), strict=True):
             for i in np.flatnonzero(test.y == cls)[:4]:
                 ax.plot(test.x[i].reshape(-1), lw=1)
@@ -271,7 +271,7 @@ def _ecl(
 
 
 def _plot_rejection(path: Path, selections: dict[str, Selection]) -> None:
-    with _figure(path, figsize=(5.5, 4.2)) as (_, ax):
+    with figure(path, figsize=(5.5, 4.2)) as (_, ax):
         for s in selections.values():
             style = {"lw": 2.0, "color": "k"} if s.name == NN else {"lw": 1.2}
             ax.plot(s.roc.signal_eff, 1 - s.roc.background_pass, label=f"{s.name} (AUC {s.auc:.3f})", **style)
@@ -289,7 +289,7 @@ def _plot_rejection(path: Path, selections: dict[str, Selection]) -> None:
 def _plot_rejection_vs_energy(path: Path, by_energy: dict[str, Any]) -> None:
     """Top: merged-cluster rejection; bottom: photon efficiency; each selection at its global 90 % cut."""
     k = len(by_energy)
-    with _figure(path, 2, k, figsize=(5.2 * k, 6.4), sharex="col", squeeze=False) as (_, axes):
+    with figure(path, 2, k, figsize=(5.2 * k, 6.4), sharex="col", squeeze=False) as (_, axes):
         for col, (kind, table) in enumerate(by_energy.items()):
             edges = np.asarray(table["bin_edges_gev"])
             centres = 0.5 * (edges[1:] + edges[:-1])
@@ -312,7 +312,7 @@ def _plot_clusters(path: Path, cfg: EclPhotonData, test: Split, info: DatasetInf
     """Four test-set inputs of each class, in trigger-word counts, as the network sees them."""
     counts = test.x * 2.0**cfg.input_frac_bits
     unit = "crystals" if cfg.granularity is Granularity.CRYSTAL else "trigger cells"
-    with _figure(path, 2, 4, figsize=(10, 5.2)) as (fig, axes):
+    with figure(path, 2, 4, figsize=(10, 5.2)) as (fig, axes):
         for row, cls in zip(axes, (1, 0), strict=True):
             for ax, i in zip(row, np.flatnonzero(test.y == cls)[:4], strict=False):
                 im = ax.imshow(counts[i], cmap="viridis", origin="lower")
@@ -496,7 +496,7 @@ def _plot_turn_on(path: Path, m: dict[str, np.ndarray], sig: np.ndarray, trigger
     centres = 0.5 * (edges[1:] + edges[:-1])
     which = np.digitize(energy, edges) - 1
     fine = np.linspace(edges[0], edges[-1], 400)
-    with _figure(path, figsize=(6, 4.3)) as (_, ax):
+    with figure(path, figsize=(6, 4.3)) as (_, ax):
         for trig, colour in zip(triggers, ("tab:blue", "k", "tab:grey"), strict=True):
             passed = trig.passes(m["peak"][sig], m["score"][sig])
             eff, err = _binned_fraction(passed, which, len(centres))
@@ -516,7 +516,7 @@ def _plot_turn_on(path: Path, m: dict[str, np.ndarray], sig: np.ndarray, trigger
 
 def _plot_of_peaks(path: Path, m: dict[str, np.ndarray], of: Trigger, nn: Trigger) -> None:
     bins = np.linspace(-2, max(20.0, of.threshold + 2), 80)
-    with _figure(path, figsize=(6, 4)) as (_, ax):
+    with figure(path, figsize=(6, 4)) as (_, ax):
         for k, name in ((KIND_NOISE, "noise"), (KIND_LFN, "LFN"), (KIND_SIGNAL, "signal")):
             ax.hist(m["peak"][m["kind"] == k], bins=bins, histtype="step", label=name)
         lfn = m["kind"] == KIND_LFN

@@ -23,7 +23,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .artifacts import CompileResult, DatasetInfo, ScanPoint, SynthResult, TrainResult, VerifyResult, atomic_path
+from .artifacts import (
+    CompileResult,
+    DatasetInfo,
+    ScanPoint,
+    SynthResult,
+    TrainResult,
+    VerifyResult,
+    atomic_path,
+    to_plain,
+)
 from .card import Card, card_to_dict
 from .errors import ArtifactError, BudgetError, ConversionError, MismatchError, TriggerNNError
 
@@ -173,15 +182,14 @@ def _table(points: Sequence[ScanPoint], front: Sequence[bool]) -> list[str]:
 
 
 def _plot(path: Path, points: Sequence[ScanPoint], front: Sequence[bool]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .physics import figure
 
     ok = [(p, best) for p, best in zip(points, front, strict=True) if p.status == "ok"]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
-    try:
-        latencies = [p.latency_ns for p, _ in ok]
+    if not ok:
+        log.warning("scan: every point was refused; no Pareto plot (the table in scan.md says why)")
+        return
+    latencies = [p.latency_ns for p, _ in ok]
+    with figure(path, 1, 2, figsize=(11, 4.2), sharey=True) as (fig, axes):
         for ax, x, xlabel in (
             (axes[0], [p.luts for p, _ in ok], "LUTs (Yosys synth_xilinx)"),
             (axes[1], latencies, "latency (ns): da4ml pipeline depth x clock"),
@@ -197,20 +205,14 @@ def _plot(path: Path, points: Sequence[ScanPoint], front: Sequence[bool]) -> Non
                             xytext=(4, 4), textcoords="offset points")  # fmt: skip
             ax.set_xlabel(xlabel)
             ax.grid(True, alpha=0.3)
-        axes[0].set_ylabel(ok[0][0].metric_name if ok else "metric")
+        axes[0].set_ylabel(ok[0][0].metric_name)
         axes[0].legend(loc="lower right")
-        fig.colorbar(sc, ax=axes, label="latency (ns)")
+        fig.colorbar(sc, ax=axes[1], label="latency (ns)")
         fig.suptitle("Design scan: firmware outputs (verified bit-exact) vs resources and latency")
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png", dpi=110)
-    finally:
-        plt.close(fig)
 
 
 def summarise(card: Card, scan_dir: Path, points: Sequence[ScanPoint]) -> Path:
     """``scan.json``, ``scan.md`` and ``pareto.png`` in ``scan_dir``."""
-    from .artifacts import to_plain
-
     front = pareto(points)
     _plot(scan_dir / "pareto.png", points, front)
     with atomic_path(scan_dir / "scan.json") as tmp:
@@ -241,6 +243,7 @@ def summarise(card: Card, scan_dir: Path, points: Sequence[ScanPoint]) -> Path:
 
 
 def run(card: Card, projects: Path, *, workers: int | None = None, scheduler: str | None = None) -> list[ScanPoint]:
+    from dask.distributed import as_completed
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from . import simulate
@@ -264,8 +267,6 @@ def run(card: Card, projects: Path, *, workers: int | None = None, scheduler: st
             columns = (TextColumn("scan"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
             with Progress(*columns, transient=False) as progress:
                 bar = progress.add_task("points", total=len(specs), completed=len(done))
-                from dask.distributed import as_completed
-
                 for future in as_completed(futures):
                     spec = futures[future]
                     try:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .. import _deps
-from ..artifacts import BusFormat
+from ..artifacts import BusFormat, WordVectors
 from ..errors import ToolError
 from ..hashing import files_hash
 
@@ -255,12 +255,12 @@ def run_cosim(
     waves_path = run_dir / "dump.vcd" if waves else None
     for stale in (result_path, results_xml, log_path):
         stale.unlink(missing_ok=True)
+    words = WordVectors(
+        inp_words=inp_words, out_words=out_words, input_format=input_format, output_format=output_format
+    )
     np.savez(
         job_path,
-        inp_words=inp_words,
-        out_words=out_words,
-        **input_format.npz_fields("inp"),
-        **output_format.npz_fields("out"),
+        **words.npz_fields(),
         expected_latency=np.int64(expected_latency),
         max_latency=np.int64(max_latency),
         idle_gaps=np.bool_(idle_gaps),
