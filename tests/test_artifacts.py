@@ -36,8 +36,8 @@ def test_round_trips(tmp_path: Path, passing_cosim: CosimResult) -> None:
         da4ml_reg_bits=77,
         source_hash="ab",
         stages=StagePlan(
-            stage_levels=(4.0, 4.0, 3.0, 1.0),
-            max_levels=4,
+            stage_logic_ns=(3.85, 3.85, 3.7, 1.2),
+            cutoff_levels=None,
             slowest_stage_ns=3.95,
             usable_period_ns=4.5,
             clock_period_ns=5.0,

@@ -280,9 +280,9 @@ class TrainResult(Artifact):
 class StagePlan:
     """The pipeline da4ml cut, timed with the family's delay model (``firmware.timing``): estimates, not sign-off."""
 
-    stage_levels: tuple[float, ...]  # adder levels of logic in each stage
-    max_levels: int  # the most one clock period holds
-    slowest_stage_ns: float  # flip-flops + logic of the deepest stage
+    stage_logic_ns: tuple[float, ...]  # the slowest path through each stage's logic, flip-flops not counted
+    cutoff_levels: float | None  # adder levels per stage where the card set the cut; None: cut to fit the clock
+    slowest_stage_ns: float  # flip-flops + logic of the slowest stage
     usable_period_ns: float  # the clock period less the clock uncertainty
     clock_period_ns: float
     latency_budget_ns: float
@@ -294,7 +294,7 @@ class StagePlan:
 
     @property
     def latency_cycles(self) -> int:
-        return len(self.stage_levels)
+        return len(self.stage_logic_ns)
 
     @property
     def latency_ns(self) -> float:

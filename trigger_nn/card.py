@@ -144,8 +144,22 @@ class EclPhotonData:
     user: UserClusters | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class ImportedModel:
+    """A Keras 2 / QKeras model brought in by ``trigger-nn import``: nothing to simulate, nothing to train.
+
+    ``model`` is the rebuilt Keras 3 / HGQ2 model; ``inputs`` an ``.npz`` whose ``x`` are the vectors
+    verify and cosim send (words of the input bus), with ``y_qkeras`` where QKeras' own predictions were
+    given. Relative paths are taken from the card's folder.
+    """
+
+    model: Path
+    inputs: Path
+    source: str = ""  # the Keras 2 file(s) it was imported from
+
+
 #: task name -> its data section; the task decides which simulator runs.
-TASKS: dict[str, type] = {"cdms_lfn": CdmsLfnData, "ecl_photon": EclPhotonData}
+TASKS: dict[str, type] = {"cdms_lfn": CdmsLfnData, "ecl_photon": EclPhotonData, "imported": ImportedModel}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -180,7 +194,7 @@ class FirmwareConfig:
     input_interval_ns: float = 1600.0
     io_type: IOType = IOType.IO_PARALLEL
     strategy: Strategy = Strategy.LATENCY
-    pipeline_cutoff: float | None = None  # adder levels per stage (da4ml's delay units); None: the most the clock holds
+    pipeline_cutoff: float | None = None  # adder levels per stage (da4ml's delay units); None: cut to fit the clock
 
     @property
     def input_interval_cycles(self) -> int:
@@ -520,6 +534,12 @@ def load_card(path: Path) -> Card:
     if user is not None and not user.path.is_absolute():
         data = dataclasses.replace(card.data, user=dataclasses.replace(user, path=path.parent / user.path))
         card = dataclasses.replace(card, data=data)
+    if isinstance(card.data, ImportedModel):
+        found = {k: path.parent / getattr(card.data, k) for k in ("model", "inputs")}
+        for key, file in found.items():
+            if not file.is_file():
+                raise CardError(f"{path}: data.{key} {file} does not exist (written by `trigger-nn import`)")
+        card = dataclasses.replace(card, data=dataclasses.replace(card.data, **found))
     return dataclasses.replace(card, source=path)
 
 

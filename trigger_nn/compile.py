@@ -62,20 +62,16 @@ def build_firmware(
     ``hls_final`` is where ``hls_dir`` will be moved, for the paths written into the project;
     ``tb_inputs`` are the HLS test bench's vectors.
     """
-    cutoff = timing.pipeline_cutoff(fw)
-    if cutoff > timing.max_stage_levels(fw):
-        log.warning(
-            "firmware.pipeline_cutoff %g puts more adder levels in a stage than the delay model fits in %g ns (%d)",
-            cutoff, fw.clock_period_ns, timing.max_stage_levels(fw),
-        )  # fmt: skip
     hls.write_project(model, hls_dir, fw, project_name=name, tb_inputs=tb_inputs)
     if hls_final is not None:
         hls.relocate(hls_dir, hls_final)
-    log.info("da4ml: tracing the model and writing Verilog, at most %g adder levels per stage", cutoff)
+    log.info("da4ml: tracing the model and writing Verilog pipelined for a %g ns clock", fw.clock_period_ns)
     comb = rtl.trace(model)
-    meta = rtl.write_verilog(comb, rtl_dir, fw, top=name, cutoff=cutoff)
+    pipeline = timing.cut(comb, fw)
+    stages = timing.plan(pipeline, fw)
+    meta = rtl.write_verilog(pipeline, rtl_dir, fw, top=name)
     comb.save(rtl_dir / "model" / "logic.json")
-    return Firmware(comb, meta, timing.plan(rtl_dir / "model" / "pipeline.json", fw))
+    return Firmware(comb, meta, stages)
 
 
 def run(card: Card, project: Path) -> CompileResult:

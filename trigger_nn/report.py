@@ -174,14 +174,21 @@ def _resources(project: Path, compiled: CompileResult, trained: TrainResult) -> 
     }
 
 
+def _cut_words(pipe: dict[str, Any]) -> str:
+    if pipe["cutoff_levels"] is None:
+        return "timed to fit the clock"
+    return f"at most {pipe['cutoff_levels']:g} adder levels each (firmware.pipeline_cutoff)"
+
+
 def _pipeline(plan: StagePlan) -> dict[str, Any]:
     """How the logic was cut into stages, and whether the slowest one is expected to fit the clock."""
     return {
-        "measured_on": "da4ml's logic depth in adder levels, timed with the family's delay model "
+        "measured_on": "da4ml's operations timed from their widths with the family's delay model "
         "(trigger_nn.firmware.timing; an estimate, not a timing sign-off)",
         "stages": plan.latency_cycles,
-        "stage_adder_levels": list(plan.stage_levels),
-        "max_levels_per_stage": plan.max_levels,
+        "cut": "firmware.pipeline_cutoff" if plan.cutoff_levels is not None else "timed to fit the clock",
+        "cutoff_levels": plan.cutoff_levels,
+        "stage_logic_ns": list(plan.stage_logic_ns),
         "slowest_stage_ns": plan.slowest_stage_ns,
         "usable_period_ns": plan.usable_period_ns,
         "timing_margin_ns": plan.timing_margin_ns,
@@ -324,8 +331,8 @@ def render_markdown(r: dict[str, Any], physics_lines: list[str]) -> str:
         f"| pipeline depth (da4ml) | {lat['pipeline_depth_cycles']} cycles |",
         f"| budget | {lat['budget_ns']:g} ns; margin {lat['margin_ns']:g} ns ({lat['margin_cycles']} cycles) |",
         f"| initiation interval | {lat['ii_cycles']} cycle(s); budget {lat['ii_budget_cycles']} |",
-        f"| pipeline cut | {pipe['stages']} stages of at most {pipe['max_levels_per_stage']} adder levels "
-        f"(levels per stage: {', '.join(f'{v:g}' for v in pipe['stage_adder_levels'])}) |",
+        f"| pipeline cut | {pipe['stages']} stages, {_cut_words(pipe)} "
+        f"(logic per stage: {', '.join(f'{v:.2f}' for v in pipe['stage_logic_ns'])} ns) |",
         f"| slowest stage (estimate) | ~{pipe['slowest_stage_ns']:.2f} ns of {pipe['usable_period_ns']:.2f} ns usable: "
         f"margin {pipe['timing_margin_ns']:.2f} ns |",
         f"| mismatches in cosim | {lat['mismatches']} of {lat['vectors']} |",

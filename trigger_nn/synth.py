@@ -71,10 +71,10 @@ def run(card: Card, project: Path) -> SynthResult:
     )  # fmt: skip
     if depth.margin_ns < 0:
         log.warning(
-            "the slowest stage Yosys mapped is estimated at %.2f ns, over the %.2f ns the %g ns clock leaves: "
-            "at its rate per adder level, firmware.pipeline_cutoff: %d would fit; set it (or a longer clock) "
-            "and re-compile before a vendor run",
+            "the slowest stage Yosys mapped is estimated at %.2f ns, over the %.2f ns the %g ns clock leaves "
+            "(the compile's delay model put it at %.2f ns): a clock of %.1f ns would hold it as mapped; set that, "
+            "or a firmware.pipeline_cutoff in adder levels, and re-compile before a vendor run",
             depth.estimated_ns, depth.usable_period_ns, card.firmware.clock_period_ns,
-            timing.fitting_cutoff(depth, compiled.stages, card.firmware),
+            compiled.stages.slowest_stage_ns, timing.fitting_clock_ns(depth),
         )  # fmt: skip
     return result
