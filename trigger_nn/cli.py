@@ -40,6 +40,11 @@ COMMAND_HELP = {
     "vectors that `make test` checks the reference, C simulation and Verilog against",
 }
 
+IMPORT_HELP = (
+    "read a Keras 2 / QKeras 0.9 model (MODEL.json WEIGHTS.h5, or MODEL.h5) and rebuild it on Keras 3 / HGQ2 with "
+    "the same quantisers -> MODELS/NAME.yaml and MODELS/NAME/"
+)
+
 
 def _stage_runner(name: str) -> Callable[..., Any]:
     """Import a stage lazily: `--help` must not pay for TensorFlow."""
@@ -119,7 +124,42 @@ def build_parser() -> argparse.ArgumentParser:
                 help="address of a running Dask scheduler (e.g. tcp://host:8786, an HTCondor pool through "
                 "dask-jobqueue) instead of a local cluster; its workers must see this filesystem",
             )
+    logs = argparse.ArgumentParser(add_help=False)
+    logs.add_argument("-v", "--verbose", action="store_true", help="debug logging, and tracebacks on errors")
+    logs.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    imp = sub.add_parser(
+        "import",
+        parents=[logs],
+        help=IMPORT_HELP,
+        description=IMPORT_HELP[0].upper() + IMPORT_HELP[1:] + ". Then `trigger-nn build MODELS/NAME.yaml`.",
+    )
+    imp.add_argument("model", type=Path, help="MODEL.json (with WEIGHTS.h5) or a full-model MODEL.h5")
+    imp.add_argument("weights", type=Path, nargs="?", help="WEIGHTS.h5 for a MODEL.json")
+    imp.add_argument("-o", "--output", required=True, metavar="NAME", help="the imported model's name (its card)")
+    imp.add_argument("--models", type=Path, default=Path("models"), help="where the card goes (default: models)")
+    imp.add_argument(
+        "--inputs",
+        type=Path,
+        help="an .npz with 'x', the vectors verify and cosim send (and 'y', QKeras' own predictions on them, "
+        "which the rebuilt model must equal); default: 10,000 random words of the input format",
+    )
+    imp.add_argument(
+        "--input-format",
+        help="the input word as fixed<W,I> or ufixed<W,I> (default: from --inputs or the first quantiser)",
+    )
+    imp.add_argument("--force", action="store_true", help="replace an existing card and model folder of that name")
     return parser
+
+
+def run_import(args: argparse.Namespace) -> Path:
+    from ._deps import setup_environment
+    from .importer import run
+
+    setup_environment()
+    return run(
+        args.model, args.weights, args.output, models_dir=args.models, inputs=args.inputs,
+        input_format=args.input_format, force=args.force,
+    )  # fmt: skip
 
 
 def run_scan(card_path: Path, projects: Path, workers: int | None, scheduler: str | None) -> Path:
@@ -155,6 +195,10 @@ def main(argv: list[str] | None = None) -> int:
     _configure_logging(args.verbose, args.quiet)
     stages = STAGES if args.command == "build" else (args.command,)
     try:
+        if args.command == "import":
+            card_path = run_import(args)
+            print(f"import: {card_path}; next: trigger-nn build {card_path}")
+            return 0
         if args.command == "scan":
             if args.workers is not None and args.workers < 1:
                 raise CardError(f"--workers must be at least 1, got {args.workers}")

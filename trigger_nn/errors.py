@@ -17,6 +17,10 @@ class ArtifactError(TriggerNNError, FileNotFoundError):
     """A stage's input file is missing, unreadable or of another schema version."""
 
 
+class ModelFileError(TriggerNNError, ValueError):
+    """A model file is missing, truncated, corrupt, or not of the format it claims to be."""
+
+
 class ConversionError(TriggerNNError, RuntimeError):
     """The model cannot be converted to firmware exactly (unsupported layer, too-wide word)."""
 

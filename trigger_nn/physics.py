@@ -19,7 +19,7 @@ import numpy as np
 from . import metrics
 from .artifacts import DatasetInfo, atomic_path
 from .baselines import BASELINES
-from .card import Card, CdmsLfnData, EclPhotonData, Granularity
+from .card import Card, CdmsLfnData, EclPhotonData, Granularity, ImportedModel
 from .data.cdms import KIND_LFN, KIND_NOISE, KIND_SIGNAL
 from .data.dataset import Split
 from .data.ecl import SOURCE_ALP, SOURCE_PI0
@@ -68,7 +68,37 @@ def evaluate(card: Card, test: Split, info: DatasetInfo, scores: np.ndarray, row
         return _ecl(card.data, test, info, scores, rows, plots)
     if isinstance(card.data, CdmsLfnData):
         return _cdms(card.data, test, info, scores, rows, plots)
+    if isinstance(card.data, ImportedModel):
+        return _imported(card.data, rows)
     return _generic(test, info, scores, rows, plots)
+
+
+# --- an imported model: no labels, its equality with QKeras instead ---------------------------------------
+
+
+def _imported(data: ImportedModel, rows: np.ndarray) -> Physics:
+    import json
+
+    record_path = data.model.parent / "import.json"
+    record = json.loads(record_path.read_text()) if record_path.is_file() else {}
+    compared = record.get("qkeras_vectors", 0)
+    qkeras = (
+        f"the rebuilt model's outputs equal QKeras' own predictions on {compared} vectors "
+        f"({record.get('qkeras_mismatches')} differ; `trigger-nn import`, {record_path})"
+        if compared
+        else "no QKeras predictions were given to `trigger-nn import`, so its equality with QKeras is not measured"
+    )
+    return Physics(
+        metrics={
+            "vectors": int(len(rows)),
+            "qkeras_vectors": compared,
+            "qkeras_mismatches": record.get("qkeras_mismatches"),
+        },
+        markdown=[
+            f"An imported model ({data.source}): its vectors carry no labels, so there is no figure of merit. "
+            f"Instead: {qkeras}; and the firmware's outputs equal the rebuilt model's (Bit-exact verification, above)."
+        ],
+    )
 
 
 # --- any binary task: ROC and example inputs ---------------------------------------------------------

@@ -12,7 +12,7 @@ import numpy as np
 
 from . import baselines
 from .artifacts import DatasetInfo
-from .card import Card, CdmsLfnData, EclPhotonData
+from .card import Card, CdmsLfnData, EclPhotonData, ImportedModel
 from .data import cdms, ecl
 from .data.dataset import Dataset, Split, write_dataset
 
@@ -95,6 +95,10 @@ def _ecl_user(data: EclPhotonData, seed: int) -> Dataset:
 
 def run(card: Card, project: Path) -> DatasetInfo:
     data = card.data
+    if isinstance(data, ImportedModel):
+        from . import importer
+
+        return importer.dataset(card, project)
     if isinstance(data, CdmsLfnData):
         log.info("simulating %d training and %d test events (%s)", data.n_train, data.n_test, card.task)
         ds = _cdms(data, card.seed)

@@ -7,6 +7,7 @@ Metrics here are the Keras reference's on the held-out test set.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import numpy as np
 from . import metrics
 from ._deps import setup_environment
 from .artifacts import DatasetInfo, TrainResult, atomic_path
-from .card import Card
+from .card import Card, ImportedModel
 from .data.dataset import read_dataset
 from .errors import ArtifactError
 from .nets import build_model
@@ -32,8 +33,15 @@ def seed_everything(seed: int) -> None:
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
     # ops running side by side can sum gradients in either order: a last-bit difference in a bit width
-    # (seen under load); one inter-op thread fixes the order
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    # (seen under load); one inter-op thread fixes the order. setup_environment() sets it for a TensorFlow
+    # not yet started (TF_NUM_INTEROP_THREADS); one already running (a model loaded before) keeps its own.
+    try:
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:
+        if os.environ.get("TF_NUM_INTEROP_THREADS") != "1":
+            log.warning(
+                "TensorFlow started before training with several inter-op threads: weights may differ in the last bit"
+            )
 
 
 def load_model(path: Path) -> Any:
@@ -67,6 +75,10 @@ def epoch_logger(epochs: int) -> Any:
 
 def run(card: Card, project: Path) -> TrainResult:
     setup_environment()
+    if isinstance(card.data, ImportedModel):
+        from . import importer
+
+        return importer.model(card, project)
     info = DatasetInfo.load(project / "data" / "dataset.json")
     ds = read_dataset(info.path)
     seed_everything(card.seed)

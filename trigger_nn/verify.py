@@ -121,8 +121,9 @@ def compare(
 def keras_checkpoints(model: Any, x: np.ndarray) -> dict[str, tuple[str, np.ndarray]]:
     """The Keras model's values where hls4ml traces quantised ones: hls4ml name -> (Keras layer, values).
 
-    A layer's output is compared as the next layer quantises it (hls4ml's ``<next>_iq``), and the
-    last layer's output as it is; both are exact in a bit-exact design.
+    A layer's output is compared as the next layer quantises it (hls4ml's ``<next>_iq``) where it does,
+    else as it is (a layer of quantised values in, exact values out, as an imported model's); all are
+    exact in a bit-exact design.
     """
     import keras
 
@@ -130,12 +131,10 @@ def keras_checkpoints(model: Any, x: np.ndarray) -> dict[str, tuple[str, np.ndar
     outs = keras.Model(model.inputs, [layer.output for layer in layers]).predict(x, verbose=0)
     out: dict[str, tuple[str, np.ndarray]] = {}
     for layer, following, value in zip(layers, [*layers[1:], None], outs, strict=True):
-        if following is not None and getattr(following, "iq", None) is not None:
+        if following is not None and getattr(following, "enable_iq", False):
             value, name = following.iq(value), f"{following.name}_iq"
-        elif following is None:
-            name = layer.name
         else:
-            continue
+            name = layer.name
         out[name] = (layer.name, np.asarray(value, dtype=np.float64).reshape(len(x), -1))
     return out
 
@@ -178,9 +177,9 @@ def run(card: Card, project: Path) -> VerifyResult:
     if reason is None:
         ref, reference = keras_out, REFERENCE
     else:
-        log.warning("%s: the reference is da4ml's integer interpreter of the traced model", reason)
-        ref = exact_predict(compiled.exact_logic, x)
-        reference = f"da4ml {package_version('da4ml')} integer interpreter (DAIS) of the traced model, exact: {reason}"
+        log.warning("%s: the reference is da4ml's interpreter of the traced model", reason)
+        ref, interpreter = exact_predict(compiled.exact_logic, x)
+        reference = f"da4ml {package_version('da4ml')} {interpreter} of the traced model, exact: {reason}"
 
     # out of range, the reference must do what the bus does: keep the low bits (the input quantiser WRAPs)
     outside, wrapped = outside_words(in_fmt)

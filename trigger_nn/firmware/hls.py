@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,37 @@ def write_project(
         _write_and_compile(model, out_dir, fw, project_name, tb)
 
 
+@contextlib.contextmanager
+def _saturation_bounds_kept() -> Iterator[None]:
+    """Keep a saturating quantizer's bounds through hls4ml 1.3's bit-exact width inference.
+
+    hls4ml narrows a quantizer to the bits its input can hold. For a wrapping one it keeps the format
+    wherever the input can overflow it, but for ``SAT`` it narrows regardless: a ``fixed<6,1>`` that
+    saturates at 0.96875 after a 3-fraction-bit input becomes a ``fixed<4,1>`` saturating at 0.875,
+    and the C simulation differs from the model (seen on QKeras' ``quantized_tanh(6)`` after a
+    convolution). The wrapping rule is the right one for saturation too: the inference runs with it.
+    """
+    from hls4ml.model.optimizer.passes import bit_exact
+    from hls4ml.model.optimizer.passes.hgq_proxy_model import FixedPointQuantizer
+
+    plain = bit_exact._produce_kif.dispatch(FixedPointQuantizer)
+
+    def produce(layer: Any) -> Any:
+        if layer.SAT != "SAT":
+            return plain(layer)
+        layer.SAT = "WRAP"
+        try:
+            return plain(layer)
+        finally:
+            layer.SAT = "SAT"
+
+    bit_exact._produce_kif.register(FixedPointQuantizer, produce)
+    try:
+        yield
+    finally:
+        bit_exact._produce_kif.register(FixedPointQuantizer, plain)
+
+
 def _write_and_compile(model: Any, out_dir: Path, fw: FirmwareConfig, project_name: str, tb: dict[str, str]) -> None:
     import hls4ml
 
@@ -50,17 +83,18 @@ def _write_and_compile(model: Any, out_dir: Path, fw: FirmwareConfig, project_na
         config["Model"]["Strategy"] = _STRATEGY[fw.strategy]
         for layer in config["LayerName"].values():  # C simulation can dump every layer; Vitis skips it (__SYNTHESIS__)
             layer["Trace"] = True
-        hls_model = hls4ml.converters.convert_from_keras_model(
-            model,
-            hls_config=config,
-            backend="Vitis",
-            io_type=fw.io_type.value,
-            part=fw.part,
-            clock_period=fw.clock_period_ns,
-            output_dir=str(out_dir),
-            project_name=project_name,
-            **tb,
-        )
+        with _saturation_bounds_kept():
+            hls_model = hls4ml.converters.convert_from_keras_model(
+                model,
+                hls_config=config,
+                backend="Vitis",
+                io_type=fw.io_type.value,
+                part=fw.part,
+                clock_period=fw.clock_period_ns,
+                output_dir=str(out_dir),
+                project_name=project_name,
+                **tb,
+            )
     except Exception as err:  # hls4ml raises bare Exception for unsupported layers
         raise ConversionError(
             f"hls4ml cannot convert the model: {err}. Build the network from HGQ2 layers (hgq.layers.Q*) "
@@ -148,6 +182,8 @@ class CSimulation:
                 lib.collect_trace_output(slots)
                 for slot in slots:
                     name = slot.name.decode()
+                    if name not in out:  # a layer the bridge traces without declaring its size
+                        continue
                     data = ctypes.cast(slot.data, ctypes.POINTER(ctype))
                     out[name][i] = np.ctypeslib.as_array(data, shape=(sizes[name],))
             lib.free_trace_storage()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +28,43 @@ def bus_format(qints: Any) -> BusFormat:
     return BusFormat(n_elements=len(ks), width=int(width), frac_bits=int(max(fs)), signed=bool(max(ks)))
 
 
+@contextlib.contextmanager
+def convergent_rounding() -> Iterator[None]:
+    """Let da4ml's tracer take ``RND_CONV`` (round half to even, QKeras' ``tf.round``), built from what it has.
+
+    da4ml 0.6 quantizes with TRN and RND (half up) only. Dropping the bits below ``f``, half to even is
+    truncation after adding half an LSB less one input LSB plus the bit that becomes the result's LSB:
+    a remainder of exactly one half then rounds up only from an odd result.
+    """
+    from da4ml.trace import FixedVariable
+
+    plain = FixedVariable.quantize
+
+    def quantize(self: Any, k: Any, i: Any, f: Any, overflow_mode: str = "WRAP", round_mode: str = "TRN", **kw: Any):
+        if round_mode.upper() != "RND_CONV":
+            return plain(self, k, i, f, overflow_mode, round_mode, **kw)
+        in_f = self.kif[2]
+        if in_f <= f:  # nothing below the new LSB: no rounding
+            return plain(self, k, i, f, overflow_mode, "TRN", **kw)
+        odd = plain(self, 0, 1 - f, f, "WRAP", "TRN") * 2.0 ** (f - in_f)  # 0, or one old LSB where odd
+        biased = self + odd + (2.0 ** (-f - 1) - 2.0 ** (-in_f)) if in_f > f + 1 else self + odd
+        return plain(biased, k, i, f, overflow_mode, "TRN", **kw)
+
+    FixedVariable.quantize = quantize  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        FixedVariable.quantize = plain  # type: ignore[method-assign]
+
+
 def trace(model: Any) -> Any:
     """The model's combinational logic (da4ml IR), or a ConversionError naming what failed."""
     from da4ml.converter import trace_model
     from da4ml.trace import comb_trace
 
     try:
-        inp, out = trace_model(model)
+        with convergent_rounding():
+            inp, out = trace_model(model)
         return comb_trace(inp, out)
     except Exception as err:
         raise ConversionError(f"da4ml cannot trace the model into logic: {type(err).__name__}: {err}") from err
@@ -45,30 +77,44 @@ def widest_value_bits(comb: Any) -> int:
     return max(sum(minimal_kif(op.qint)) for op in comb.ops)
 
 
-def exact_predict(logic_path: Path, x: np.ndarray) -> np.ndarray:
-    """da4ml's integer interpreter (DAIS) on the traced logic: exact whatever the widths."""
+#: the widest value da4ml 0.6's compiled interpreter (DAIS) was seen to get right: from 35 bits on it wraps wrongly
+DAIS_MAX_BITS = 34
+
+
+def exact_predict(logic_path: Path, x: np.ndarray) -> tuple[np.ndarray, str]:
+    """da4ml's interpreters on the traced logic: exact whatever the widths.
+
+    The compiled one (DAIS) where every value fits its words; beyond that, da4ml's Python interpreter,
+    one vector at a time (float64, exact to 53 bits; slower). Returns the outputs and which one ran.
+    """
     from da4ml.types import CombLogic
 
-    out = CombLogic.load(logic_path).predict(np.ascontiguousarray(x, dtype=np.float64).reshape(len(x), -1))
-    return np.asarray(out, dtype=np.float64).reshape(len(x), -1)
+    logic = CombLogic.load(logic_path)
+    flat = np.ascontiguousarray(x, dtype=np.float64).reshape(len(x), -1)
+    if widest_value_bits(logic) <= DAIS_MAX_BITS:
+        out, name = logic.predict(flat), "integer interpreter (DAIS)"
+    else:
+        log.info("the logic holds values over %d bits: da4ml's Python interpreter, %d vectors", DAIS_MAX_BITS, len(x))
+        out = np.array([logic(v) for v in flat], dtype=np.float64)
+        name = f"Python interpreter (values over {DAIS_MAX_BITS} bits, where its compiled DAIS one is unreliable)"
+    return np.asarray(out, dtype=np.float64).reshape(len(x), -1), name
 
 
-def write_verilog(comb: Any, out_dir: Path, fw: FirmwareConfig, *, top: str, cutoff: float) -> dict[str, Any]:
-    """Write Verilog under ``out_dir``, cut into stages of at most ``cutoff`` adder levels; da4ml's metadata."""
+def write_verilog(pipeline: Any, out_dir: Path, fw: FirmwareConfig, *, top: str) -> dict[str, Any]:
+    """Write the pipelined Verilog under ``out_dir``; da4ml's metadata."""
     from da4ml.codegen import RTLModel
 
-    for name, fmt in (("input", bus_format(comb.inp_qint)), ("output", bus_format(comb.out_qint))):
+    for name, fmt in (("input", bus_format(pipeline.inp_qint)), ("output", bus_format(pipeline.out_qint))):
         if fmt.width > 32:
             raise ConversionError(
                 f"the {name} words are {fmt.width} bits wide; da4ml's emulator takes at most 32 bits per element: "
                 "narrow the input word or the output quantizer"
             )
     rtl = RTLModel(
-        comb,
+        pipeline,
         top,
         out_dir,
         flavor="verilog",
-        latency_cutoff=cutoff,
         clock_period=fw.clock_period_ns,
         part_name=fw.part,
         print_latency=False,

@@ -1,0 +1,218 @@
+"""`trigger-nn import`: QKeras 0.9 models, saved by QKeras itself, rebuilt here and compared with its predictions.
+
+The reference files in ``tests/data/qkeras/`` were made once by ``make_references.py`` in an
+environment of their own (tf-keras, QKeras 0.9.0; see the README there): this environment has neither.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from trigger_nn import cli, importer
+from trigger_nn.card import load_card
+from trigger_nn.errors import CardError, ConversionError, DataError, ModelFileError
+from trigger_nn.keras2 import files, quantizers, rebuild
+
+DATA = Path(__file__).parent / "data" / "qkeras"
+MODELS = sorted(p.parent.name for p in DATA.glob("*/reference.npz"))
+FORMATS = {"json+h5": ("model.json", "weights.h5"), "h5": ("model.h5",)}
+
+
+def _import(tmp_path: Path, name: str, fmt: str, **kw) -> Path:
+    paths = [DATA / name / f for f in FORMATS[fmt]]
+    return importer.run(
+        paths[0], paths[1] if len(paths) > 1 else None, f"{name}_{fmt.replace('+', '_')}",
+        models_dir=tmp_path / "models", inputs=DATA / name / "reference.npz", **kw,
+    )  # fmt: skip
+
+
+def test_the_reference_files_cover_what_the_issue_asks() -> None:
+    assert {"dense_tagger", "cnn1d", "cnn2d", "binary_ternary"} <= set(MODELS)
+    for name in MODELS:
+        with np.load(DATA / name / "reference.npz") as ref:
+            assert len(ref["x"]) >= 1000 and len(ref["y"]) == len(ref["x"])
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("name", MODELS)
+def test_an_imported_model_predicts_what_qkeras_predicted(tmp_path: Path, name: str, fmt: str) -> None:
+    card_path = _import(tmp_path, name, fmt)  # raises MismatchError, writing nothing, on any differing vector
+    record = json.loads((card_path.parent / card_path.stem / "import.json").read_text())
+    assert record["qkeras_vectors"] >= 1000 and record["qkeras_mismatches"] == 0
+    # and independently of the importer's own check: load what it wrote, predict, compare
+    import keras
+
+    card = load_card(card_path)
+    model = keras.models.load_model(card.data.model, compile=False)
+    with np.load(DATA / name / "reference.npz") as ref:
+        ours = model.predict(ref["x"], batch_size=4096, verbose=0)
+        np.testing.assert_array_equal(ours.reshape(ref["y"].shape), ref["y"])
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_weights_are_quantised_as_qkeras_quantises_them(name: str) -> None:
+    k2 = files.read(DATA / name / "model.h5")
+    ours = rebuild.quantised_weights(k2)
+    with np.load(DATA / name / "quantized_weights.npz") as theirs:
+        assert set(theirs.files) == set(ours)
+        for key in theirs.files:
+            np.testing.assert_array_equal(ours[key], theirs[key], err_msg=key)
+
+
+def test_both_file_formats_read_the_same_model() -> None:
+    a = files.read(DATA / "dense_tagger" / "model.json", DATA / "dense_tagger" / "weights.h5")
+    b = files.read(DATA / "dense_tagger" / "model.h5")
+    assert [(x.name, x.kind) for x in a.layers] == [(x.name, x.kind) for x in b.layers]
+    for x, y in zip(a.layers, b.layers, strict=True):
+        assert sorted(x.weights) == sorted(y.weights)
+        for key in x.weights:
+            np.testing.assert_array_equal(x.weights[key], y.weights[key])
+
+
+def test_the_card_written_runs_through_the_flow_loader(tmp_path: Path) -> None:
+    card_path = _import(tmp_path, "cnn1d", "h5")
+    raw = yaml.safe_load(card_path.read_text())
+    assert raw["task"] == "imported" and raw["data"]["model"] == "cnn1d_h5/model.keras"
+    card = load_card(card_path)
+    assert card.data.model.is_file() and card.data.inputs.is_file()
+    with pytest.raises(CardError, match="already exists; give --force"):
+        _import(tmp_path, "cnn1d", "h5")
+    _import(tmp_path, "cnn1d", "h5", force=True)
+
+
+# --- what is refused, and how ----------------------------------------------------------------------------
+
+
+def _cli_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    assert cli.main(["import", *argv, "-q"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0, err  # one line, no traceback
+    return err
+
+
+@pytest.mark.parametrize(
+    ("file", "message"),
+    [
+        ("qsimplernn", r"\(QSimpleRNN\) is not supported: a recurrent layer"),
+        ("qlstm", r"\(QLSTM\) is not supported: a recurrent layer"),
+        ("quantized_po2_kernel", r"quantized_po2.* is not supported: a power-of-two \(logarithmic\) quantiser"),
+        ("auto_po2_alpha", r"alpha='auto_po2', a per-channel scale QKeras searches for at run time"),
+        ("default_alpha_kernel", r"alpha='auto_po2', a per-channel scale QKeras searches for at run time"),
+    ],
+)
+def test_unsupported_layers_and_quantisers_are_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], file: str, message: str
+) -> None:
+    err = _cli_error(capsys, str(DATA / "unsupported" / file / "model.h5"), "-o", "bad", "--models", str(tmp_path),
+                     "--input-format", "fixed<16,6>")  # fmt: skip
+    assert err.startswith("trigger-nn import: error: ")
+    assert re.search(message, err), err
+    assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_a_truncated_h5_is_one_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    whole = (DATA / "dense_tagger" / "model.h5").read_bytes()
+    cut = tmp_path / "cut.h5"
+    cut.write_bytes(whole[: len(whole) // 2])
+    err = _cli_error(capsys, str(cut), "-o", "cut", "--models", str(tmp_path / "models"))
+    assert "truncated or corrupt" in err and str(cut) in err
+    assert not (tmp_path / "models").exists()
+
+
+def test_a_corrupt_h5_and_wrong_files_are_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    junk = tmp_path / "junk.h5"
+    junk.write_bytes(b"not an HDF5 file at all" * 100)
+    assert "not a readable HDF5 file" in _cli_error(capsys, str(junk), "-o", "x", "--models", str(tmp_path))
+    weights_only = DATA / "dense_tagger" / "weights.h5"
+    assert "holds weights only" in _cli_error(capsys, str(weights_only), "-o", "x", "--models", str(tmp_path))
+    json_alone = DATA / "dense_tagger" / "model.json"
+    assert "give its weights too" in _cli_error(capsys, str(json_alone), "-o", "x", "--models", str(tmp_path))
+    with pytest.raises(ConversionError, match="has no kernel for it"):
+        files_mismatched = files.read(DATA / "cnn1d" / "model.json", DATA / "dense_tagger" / "weights.h5")
+        rebuild.rebuild(files_mismatched, (1, 5, 4))
+
+
+def test_inputs_off_the_input_grid_are_refused(tmp_path: Path) -> None:
+    with np.load(DATA / "binary_ternary" / "reference.npz") as ref:
+        x = ref["x"] + 2.0**-14
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, x=x)
+    with pytest.raises(DataError, match="off the input bus's grid"):
+        importer.run(DATA / "binary_ternary" / "model.h5", None, "bt", models_dir=tmp_path,
+                     inputs=bad, input_format="fixed<16,6>")  # fmt: skip
+
+
+def test_a_model_without_input_quantiser_needs_the_input_word(tmp_path: Path) -> None:
+    with pytest.raises(CardError, match="no input quantiser, so the input word is unknown"):
+        importer.run(DATA / "binary_ternary" / "model.h5", None, "bt", models_dir=tmp_path)
+
+
+# --- the quantisers on their own -------------------------------------------------------------------------
+
+
+def test_quantisers_saved_as_calls_and_as_configs_read_alike() -> None:
+    a = quantizers.parse("quantized_bits(8,2,1,alpha=1)", "t")
+    b = quantizers.parse({"class_name": "quantized_bits", "config": {"bits": 8, "integer": 2, "symmetric": 1}}, "t")
+    assert isinstance(a, quantizers.Quantizer) and isinstance(b, quantizers.Quantizer)
+    assert quantizers.data_format(a, "t") == quantizers.data_format(b, "t")
+    fmt = quantizers.data_format(a, "t")
+    assert (fmt.signed, fmt.integer, fmt.fraction, fmt.overflow_mode) == (True, 2, 5, "SAT_SYM")
+    relu = quantizers.data_format(quantizers.parse("quantized_relu(6,2)", "t"), "t")
+    assert (relu.signed, relu.integer, relu.fraction, str(relu)) == (False, 2, 4, "ufixed<6,2>")
+    assert quantizers.parse("relu", "t") == "relu" and quantizers.parse(None, "t") is None
+
+
+def test_the_narrowest_exact_format_of_constants() -> None:
+    assert quantizers.holding_format(np.array([0.5, -0.75, 0.25])) == (1, 0, 2)
+    assert quantizers.holding_format(np.array([3.0, -4.0])) == (1, 2, 0)
+    assert quantizers.holding_format(np.array([0.0])) == (0, 0, 1)
+
+
+def test_convergent_rounding_in_da4ml_matches_round_half_to_even() -> None:
+    """Every 11-bit input word through da4ml's logic, against numpy's round (half to even, as tf.round)."""
+    from da4ml.trace import FixedVariableArrayInput, comb_trace
+
+    from trigger_nn.firmware.rtl import convergent_rounding
+
+    words = np.arange(-(2**10), 2**10) / 16  # signed, 4 fraction bits
+    for k, i, f, overflow in [(1, 2, 1, "SAT"), (0, 3, 0, "SAT"), (1, 1, 2, "SAT_SYM"), (0, 2, -1, "SAT")]:
+        x = FixedVariableArrayInput((1,)).quantize(1, 6, 4)
+        with convergent_rounding():
+            logic = comb_trace(x, x.quantize(k, i, f, overflow, "RND_CONV"))
+        low = -(2.0**i) * k + (2.0**-f if overflow == "SAT_SYM" else 0.0)
+        expected = np.clip(np.round(words * 2.0**f) / 2.0**f, low, 2.0**i - 2.0**-f)
+        np.testing.assert_array_equal(logic.predict(words.reshape(-1, 1)).ravel(), expected)
+
+
+def test_unknown_and_unsupported_quantisers_say_why() -> None:
+    with pytest.raises(ConversionError, match="unknown quantiser foo"):
+        quantizers.parse("foo(3)", "layer x")
+    with pytest.raises(ConversionError, match="rounds stochastically"):
+        quantizers.parse("quantized_bits(8,0,use_stochastic_rounding=True)", "layer x")
+    with pytest.raises(ConversionError, match="real tanh, which would need a lookup table"):
+        quantizers.data_format(quantizers.parse("quantized_tanh(8,use_real_tanh=True)", "l"), "l")
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_an_imported_model_passes_verify_and_cosim(tmp_path: Path, name: str) -> None:
+    """The whole flow on it, as `trigger-nn build` runs it: the firmware equals the rebuilt model bit for bit."""
+    card_path = _import(tmp_path, name, "h5")
+    card = yaml.safe_load(card_path.read_text())
+    card["cosim"] = {"n_vectors": 300}  # the full 1,000 go through verify
+    card_path.write_text(yaml.safe_dump(card))
+    project = cli.run_stages(card_path, cli.STAGES, tmp_path / "projects")
+    report = json.loads((project / "report.json").read_text())
+    for check in report["verification"]["implementations"]:
+        assert check["vectors"] >= 1000 and check["mismatches"] == 0, check
+    lat = report["latency"]
+    assert lat["mismatches"] == 0 and lat["vectors"] == 300
+    assert lat["latency_cycles"] == lat["pipeline_depth_cycles"] and lat["ii_cycles"] == 1
+    assert report["physics"]["firmware"]["qkeras_mismatches"] == 0
+    shutil.rmtree(project)

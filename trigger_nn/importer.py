@@ -1,0 +1,252 @@
+"""`trigger-nn import`: a Keras 2 / QKeras model file -> a rebuilt Keras 3 / HGQ2 model and a model card.
+
+The import writes ``<models>/<name>/model.keras`` (the rebuilt model), ``inputs.npz`` (the vectors that
+verify and cosim send, on the input bus's grid), ``import.json`` (what was read and how it compared with
+QKeras) and the card ``<models>/<name>.yaml``; then `trigger-nn build` runs the flow on it, its
+``simulate`` and ``train`` stages taking these files instead of simulating and training.
+
+Where the inputs file holds QKeras' own predictions (``y``), the rebuilt model must give the same
+numbers on every vector, or nothing is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import shutil
+import time
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from .artifacts import Artifact, DatasetInfo, TrainResult, atomic_path
+from .card import RESERVED_NAMES, Card, ImportedModel
+from .data.dataset import Dataset, Split, write_dataset
+from .errors import CardError, DataError, MismatchError
+from .keras2 import files
+from .keras2.quantizers import holding_format
+from .keras2.rebuild import rebuild
+
+log = logging.getLogger(__name__)
+
+#: random vectors drawn over the input format when no inputs are given
+DEFAULT_VECTORS = 10000
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImportRecord(Artifact):
+    """What `trigger-nn import` read, and how the rebuilt model compared with QKeras' own predictions."""
+
+    written_by: typing.ClassVar[str] = "import"
+    sources: dict[str, str]  # file -> sha256
+    keras_version: str
+    layers: tuple[str, ...]  # "name (Kind)"
+    input_kif: tuple[int, int, int]
+    input_format_from: str
+    vectors: int
+    qkeras_vectors: int  # vectors with QKeras' predictions, compared with the rebuilt model's
+    qkeras_mismatches: int
+
+
+def parse_format(text: str) -> tuple[int, int, int]:
+    """``fixed<W,I>`` / ``ufixed<W,I>`` (ap_fixed's width and integer bits, sign included) -> (k, i, f)."""
+    found = re.fullmatch(r"\s*(u?)fixed<\s*(\d+)\s*,\s*(-?\d+)\s*>\s*", text)
+    if not found:
+        raise CardError(f"--input-format {text!r}: expected fixed<W,I> or ufixed<W,I> (e.g. fixed<16,6>)")
+    signed = not found.group(1)
+    width, integer = int(found.group(2)), int(found.group(3))
+    if width < 1 or width > 32:
+        raise CardError(f"--input-format {text!r}: the word must be 1 to 32 bits wide (da4ml's input bus)")
+    return int(signed), integer - int(signed), width - integer
+
+
+def _first_quantizer_kif(k2: files.Keras2Model) -> tuple[int, int, int] | None:
+    from .keras2 import quantizers as qk
+
+    first = k2.layers[0] if k2.layers else None
+    if first is None or first.kind != "QActivation":
+        return None
+    q = qk.parse(first.config.get("activation"), f"layer {first.name!r}")
+    if not isinstance(q, qk.Quantizer):
+        return None
+    fmt = qk.data_format(q, f"layer {first.name!r}")
+    return int(fmt.signed), fmt.integer, fmt.fraction
+
+
+def _read_inputs(path: Path, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray | None]:
+    try:
+        with np.load(path) as f:
+            if "x" not in f:
+                raise DataError(f"{path}: no array 'x' (the input vectors); it has {sorted(f.files)}")
+            x = np.asarray(f["x"], dtype=np.float64)
+            y = np.asarray(f["y"]) if "y" in f else None
+    except (OSError, ValueError) as err:
+        raise DataError(f"{path}: not a readable .npz file ({err})") from err
+    if tuple(x.shape[1:]) != shape:
+        raise DataError(f"{path}: 'x' has vectors of shape {x.shape[1:]}, the model takes {shape}")
+    if not np.all(np.isfinite(x)):
+        raise DataError(f"{path}: 'x' holds NaN or infinite values")
+    if y is not None and len(y) != len(x):
+        raise DataError(f"{path}: 'y' has {len(y)} rows for {len(x)} inputs")
+    return x, y
+
+
+def _on_grid(x: np.ndarray, kif: tuple[int, int, int], where: str) -> None:
+    k, i, f = kif
+    low, high = -(2.0**i) * k, 2.0**i - 2.0**-f
+    scaled = np.ldexp(x, f)
+    bad = (scaled != np.round(scaled)) | (x < low) | (x > high)
+    if np.any(bad):
+        first = int(np.flatnonzero(bad.reshape(len(x), -1).any(axis=1))[0])
+        raise DataError(
+            f"{where}: input vector {first} holds values off the input bus's grid (LSB 2**-{f}, range [{low:g}, "
+            f"{high:g}]); give --input-format for the trigger word they come on"
+        )
+
+
+def _random_words(kif: tuple[int, int, int], shape: tuple[int, ...], n: int, seed: int) -> np.ndarray:
+    k, i, f = kif
+    low, high = -(2 ** (i + f)) * k, 2 ** (i + f) - 1
+    return np.ldexp(np.random.default_rng(seed).integers(low, high + 1, (n, *shape)), -f).astype(np.float64)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def run(
+    model_file: Path,
+    weights_file: Path | None,
+    name: str,
+    *,
+    models_dir: Path,
+    inputs: Path | None = None,
+    input_format: str | None = None,
+    seed: int = 1234,
+    force: bool = False,
+) -> Path:
+    """Import one model; returns the card's path."""
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name) or name.lower() in RESERVED_NAMES:
+        raise CardError(
+            f"-o {name!r}: a name starts with a letter, holds letters, digits and _ and is no Verilog/C++ keyword"
+        )
+    card_path, folder = models_dir / f"{name}.yaml", models_dir / name
+    if not force and (card_path.exists() or folder.exists()):
+        raise CardError(f"{card_path} or {folder} already exists; give --force to replace them")
+    k2 = files.read(model_file, weights_file)
+    log.info("read %s: %d layers (Keras %s): %s", model_file, len(k2.layers), k2.keras_version,
+             ", ".join(f"{layer.name} ({layer.kind})" for layer in k2.layers))  # fmt: skip
+
+    x = y = None
+    if inputs is not None:
+        x, y = _read_inputs(inputs, k2.input_shape)
+    if input_format is not None:
+        kif, origin = parse_format(input_format), f"--input-format {input_format}"
+    elif x is not None:
+        kif, origin = holding_format(x), f"the values of {inputs}"
+    elif (first := _first_quantizer_kif(k2)) is not None:
+        kif, origin = first, f"the model's first quantiser ({k2.layers[0].name})"
+    else:
+        raise CardError(
+            f"{model_file}: the model has no input quantiser, so the input word is unknown: give --input-format "
+            "fixed<W,I> (the trigger word) or --inputs FILE.npz"
+        )
+    if sum(kif) > 32:
+        raise CardError(f"the input word ({origin}) is {sum(kif)} bits wide; da4ml's input bus takes at most 32")
+    if x is None:
+        x = _random_words(kif, k2.input_shape, DEFAULT_VECTORS, seed)
+        log.info("no --inputs: %d random words over the input format", len(x))
+    _on_grid(x, kif, str(inputs) if inputs else "the inputs")
+    model = rebuild(k2, kif)
+    mismatches = 0
+    if y is not None:
+        ours = np.asarray(model.predict(x.astype(np.float32), batch_size=4096, verbose=0))
+        theirs = np.asarray(y, dtype=ours.dtype).reshape(ours.shape)
+        differ = np.flatnonzero((ours != theirs).reshape(len(x), -1).any(axis=1))
+        mismatches = len(differ)
+        if mismatches:
+            i = int(differ[0])
+            raise MismatchError(
+                f"the rebuilt model differs from QKeras' predictions in {inputs} on {mismatches} of {len(x)} vectors "
+                f"(first: vector {i}, {ours[i].ravel()[:4]} vs {theirs[i].ravel()[:4]}); nothing written"
+            )
+        log.info("the rebuilt model equals QKeras' predictions on all %d vectors", len(x))
+
+    record = ImportRecord(
+        sources={str(p): _sha256(Path(p)) for p in (model_file, weights_file) if p is not None},
+        keras_version=k2.keras_version,
+        layers=tuple(f"{layer.name} ({layer.kind})" for layer in k2.layers),
+        input_kif=kif,
+        input_format_from=origin,
+        vectors=len(x),
+        qkeras_vectors=0 if y is None else len(x),
+        qkeras_mismatches=mismatches,
+    )
+    source = " ".join(str(p) for p in (model_file, weights_file) if p is not None)
+    card = {
+        "name": name,
+        "task": "imported",
+        "data": {"model": f"{name}/model.keras", "inputs": f"{name}/inputs.npz", "source": source},
+        "firmware": {"part": "xcvu13p-flga2577-2-e", "clock_period_ns": 5.0, "latency_budget_ns": 1600.0},
+        "verify": {"n_vectors": min(10000, len(x))},
+        "cosim": {"n_vectors": min(10000, len(x))},
+    }
+    models_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(folder) as tmp:
+        tmp.mkdir(parents=True)
+        model.save(tmp / "model.keras")
+        arrays = {"x": x, "input_kif": np.asarray(kif)} | ({"y_qkeras": y} if y is not None else {})
+        np.savez_compressed(tmp / "inputs.npz", **arrays)
+        record.save(tmp / "import.json")
+    with atomic_path(card_path) as tmp:
+        tmp.write_text(f"# Imported by `trigger-nn import` from {source} (Keras {k2.keras_version}).\n"
+                       + yaml.safe_dump(card, sort_keys=False))  # fmt: skip
+    log.info("wrote %s and %s/", card_path, folder)
+    return card_path
+
+
+# --- the flow's first two stages for an imported model ---------------------------------------------------
+
+
+def dataset(card: Card, project: Path) -> DatasetInfo:
+    """The import's vectors as the test set (there is no training set: the model comes trained)."""
+    data = card.data
+    assert isinstance(data, ImportedModel)
+    with np.load(data.inputs) as f:
+        x = np.asarray(f["x"], dtype=np.float32)
+        kif = tuple(int(v) for v in f["input_kif"])
+    split = Split(x=x, y=np.zeros(len(x), dtype=np.int8), truth={})
+    path = project / "data" / "dataset.h5"
+    ds = Dataset(train=Split(x=x[:0], y=split.y[:0], truth={}), test=split, input_kif=kif, class_names=("output",))
+    write_dataset(path, ds, attrs={"task": card.task, "seed": card.seed})
+    info = DatasetInfo(
+        path=path, task=card.task, n_train=0, n_test=len(x), input_shape=tuple(x.shape[1:]),
+        class_names=("output",), seed=card.seed, description=f"vectors imported with the model ({data.source})",
+    )  # fmt: skip
+    info.save(project / "data" / "dataset.json")
+    return info
+
+
+def model(card: Card, project: Path) -> TrainResult:
+    """The rebuilt model is the reference as it is: copied in, not trained."""
+    data = card.data
+    assert isinstance(data, ImportedModel)
+    t0 = time.perf_counter()
+    record_path = data.model.parent / "import.json"
+    metrics: dict[str, float] = {}
+    if record_path.is_file():
+        record = json.loads(record_path.read_text())
+        metrics = {"qkeras_vectors": record["qkeras_vectors"], "qkeras_mismatches": record["qkeras_mismatches"]}
+    model_path = project / "train" / "model.keras"
+    with atomic_path(model_path) as tmp:
+        shutil.copyfile(data.model, tmp)
+    log.info("imported model: no training; %s copied in as the reference", data.model)
+    seconds = time.perf_counter() - t0
+    result = TrainResult(model_path=model_path, epochs_run=0, metrics=metrics, ebops=0.0, seconds=seconds)
+    result.save(project / "train" / "training.json")
+    return result

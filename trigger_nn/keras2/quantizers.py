@@ -1,0 +1,221 @@
+"""QKeras 0.9 quantisers: parsed from a saved model, applied to weights exactly as QKeras does, mapped to HGQ2.
+
+What QKeras 0.9.0 computes (``qkeras/quantizers.py``), all in float32, ``round`` being ``tf.round``
+(half to even):
+
+- ``quantized_bits(bits, integer, symmetric, keep_negative, alpha)``: with ``m = 2**(bits - keep_negative)``,
+  ``xq = alpha * 2**integer * clip(round(x * m / 2**integer), keep_negative * (symmetric - m), m - 1) / m``
+  (``alpha`` None counts as 1): a fixed-point number of ``integer`` bits above the point, sign apart, and
+  ``bits - keep_negative - integer`` below it, saturating (symmetrically with ``symmetric``). One unsigned bit
+  or none is ``sign(x)`` with 0 taken as +1. ``alpha='auto'``/``'auto_po2'`` choose a scale per channel from
+  the values themselves.
+- ``quantized_relu(bits, integer)``: ``clip(round(x * 2**(bits - integer)), 0, 2**bits - 1) * 2**(integer - bits)``.
+- ``quantized_tanh(bits, symmetric)``: by default the hard tanh ``clip(x, -1, 1)`` quantised to ``bits - 1``
+  fraction bits and a sign, saturating; ``use_real_tanh`` takes the real tanh.
+- ``binary(alpha)``: ``alpha * sign(x)``, 0 taken as +1; ``ternary(alpha, threshold=0.33)``:
+  ``alpha * sign(x) * (|x| >= threshold)``.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConversionError
+
+#: QKeras 0.9.0's parameter order and defaults, for quantisers saved as a call ("quantized_bits(8,0,alpha=1)")
+SIGNATURES: dict[str, dict[str, Any]] = {
+    "quantized_bits": {
+        "bits": 8, "integer": 0, "symmetric": 0, "keep_negative": True, "alpha": None,
+        "use_stochastic_rounding": False, "scale_axis": None, "qnoise_factor": 1.0, "var_name": None,
+        "use_ste": True, "use_variables": False,
+    },
+    "quantized_relu": {
+        "bits": 8, "integer": 0, "use_sigmoid": 0, "negative_slope": 0.0, "use_stochastic_rounding": False,
+        "relu_upper_bound": None, "is_quantized_clip": True, "qnoise_factor": 1.0, "var_name": None,
+        "use_ste": True, "use_variables": False,
+    },
+    "quantized_tanh": {"bits": 8, "use_stochastic_rounding": False, "symmetric": False, "use_real_tanh": False},
+    "binary": {"use_01": False, "alpha": None, "use_stochastic_rounding": False},
+    "ternary": {"alpha": None, "threshold": None, "use_stochastic_rounding": False, "number_of_unrolls": 5},
+}  # fmt: skip
+
+#: QKeras quantisers the flow cannot implement exactly, and what it would take
+UNSUPPORTED = {
+    "quantized_po2": "a power-of-two (logarithmic) quantiser: its values are +-2**k, which needs shift-based "
+    "multipliers the firmware back-ends do not build from it",
+    "quantized_relu_po2": "a power-of-two (logarithmic) ReLU: its values are 2**k, which needs shift-based "
+    "multipliers the firmware back-ends do not build from it",
+    "quantized_sigmoid": "the hard sigmoid quantises 0.5 x + 0.5, an affine step before the quantiser that the "
+    "rebuilt model does not insert yet (the real sigmoid would need a lookup table)",
+    "quantized_ulaw": "a mu-law (logarithmic) quantiser, not a fixed-point one",
+    "stochastic_binary": "stochastic rounding has no deterministic firmware",
+    "stochastic_ternary": "stochastic rounding has no deterministic firmware",
+    "bernoulli": "a random quantiser has no deterministic firmware",
+    "quantized_hswish": "hard swish multiplies the input by a clipped copy of itself, not built by the importer",
+}
+
+
+@dataclass(frozen=True)
+class Quantizer:
+    """One QKeras quantiser as saved: its name and every parameter, defaults filled in."""
+
+    name: str
+    params: dict[str, Any]
+    text: str  # as the file wrote it, for messages
+
+    def __getitem__(self, key: str) -> Any:
+        return self.params[key]
+
+
+@dataclass(frozen=True)
+class FixedFormat:
+    """A fixed-point format with QKeras' rounding (half to even) and saturation: HGQ2's ``kif`` quantiser."""
+
+    signed: bool
+    integer: int  # bits above the binary point, sign apart
+    fraction: int
+    symmetric: bool = False  # the most negative code left out
+
+    @property
+    def overflow_mode(self) -> str:
+        return "SAT_SYM" if self.symmetric else "SAT"
+
+    def __str__(self) -> str:
+        kind = "fixed" if self.signed else "ufixed"
+        return f"{kind}<{self.signed + self.integer + self.fraction},{self.signed + self.integer}>"
+
+
+def parse(value: Any, where: str) -> Quantizer | str | None:
+    """A saved quantiser (a call string, or QKeras' ``{"class_name", "config"}``), an activation's name, or None."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        name = value.get("class_name")
+        config = value.get("config", {})
+        if name in ("quantized_bits", "quantized_relu", "quantized_tanh", "binary", "ternary") or name in UNSUPPORTED:
+            return _fill(str(name), (), dict(config), f"{name}({config})", where)
+        raise ConversionError(f"{where}: unknown quantiser or activation {value!r}")
+    text = str(value).strip()
+    if "(" not in text:
+        if text in UNSUPPORTED or text in SIGNATURES:
+            return _fill(text, (), {}, text, where)
+        return text  # a Keras activation by name: "relu", "linear", ...
+    try:
+        call = ast.parse(text, mode="eval").body
+        if not isinstance(call, ast.Call) or not isinstance(call.func, ast.Name):
+            raise ValueError("not a call")
+        args = tuple(ast.literal_eval(a) for a in call.args)
+        kwargs = {k.arg: ast.literal_eval(k.value) for k in call.keywords if k.arg is not None}
+    except (SyntaxError, ValueError) as err:
+        raise ConversionError(f"{where}: cannot read the quantiser {text!r} ({err})") from err
+    return _fill(call.func.id, args, kwargs, text, where)
+
+
+def _fill(name: str, args: tuple[Any, ...], kwargs: dict[str, Any], text: str, where: str) -> Quantizer:
+    if name in UNSUPPORTED:
+        raise ConversionError(f"{where}: quantiser {text} is not supported: {UNSUPPORTED[name]}")
+    if name not in SIGNATURES:
+        raise ConversionError(
+            f"{where}: unknown quantiser {text}; import takes {', '.join(sorted(SIGNATURES))} (QKeras 0.9)"
+        )
+    defaults = SIGNATURES[name]
+    if len(args) > len(defaults):
+        raise ConversionError(f"{where}: {text} has more arguments than QKeras' {name} takes")
+    params = dict(defaults) | dict(zip(defaults, args, strict=False))
+    unknown = set(kwargs) - set(defaults)
+    if unknown:
+        raise ConversionError(f"{where}: {text} has arguments QKeras' {name} does not take: {sorted(unknown)}")
+    params |= kwargs
+    if params.get("use_stochastic_rounding"):
+        raise ConversionError(f"{where}: {text} rounds stochastically, which has no deterministic firmware")
+    if isinstance(params.get("alpha"), str):
+        raise ConversionError(
+            f"{where}: {text} has alpha={params['alpha']!r}, a per-channel scale QKeras searches for at run time "
+            "(QKeras also saves a kernel quantiser given without alpha this way); importing it would need that "
+            "least-squares search replicated. Re-save the model with a fixed alpha (1, or a power of two)"
+        )
+    if params.get("qnoise_factor", 1.0) != 1.0:
+        raise ConversionError(f"{where}: {text} has qnoise_factor {params['qnoise_factor']}; only 1.0 is imported")
+    return Quantizer(name=name, params=params, text=text)
+
+
+def _alpha(q: Quantizer) -> float:
+    return 1.0 if q.params.get("alpha") is None else float(q["alpha"])
+
+
+def quantize_weights(q: Quantizer, w: np.ndarray, where: str) -> np.ndarray:
+    """The values QKeras computes from ``w`` with this quantiser, in float32 as it does."""
+    w = np.asarray(w, dtype=np.float32)
+    one = np.float32(1.0)
+    if q.name == "quantized_bits":
+        unsigned = q["bits"] - int(q["keep_negative"])
+        if unsigned > 0:
+            m, m_i = np.float32(2.0**unsigned), np.float32(2.0 ** q["integer"])
+            low = int(q["keep_negative"]) * (-m + q["symmetric"])
+            xq = m_i * np.clip(np.round(w * m / m_i), low, m - 1) / m
+        else:
+            xq = np.sign(w) + (one - np.abs(np.sign(w)))
+            if not q["keep_negative"]:
+                xq = (xq + one) / np.float32(2.0)
+        return (np.float32(_alpha(q)) * xq).astype(np.float32)
+    if q.name == "binary":
+        sign = np.sign(w) + (one - np.abs(np.sign(w)))
+        if q["use_01"]:
+            sign = (sign + one) / np.float32(2.0)
+        return (np.float32(_alpha(q)) * sign).astype(np.float32)
+    if q.name == "ternary":
+        threshold = np.float32(0.33 if q["threshold"] is None else q["threshold"])
+        return (np.float32(_alpha(q)) * (np.abs(w) >= threshold) * np.sign(w)).astype(np.float32)
+    raise ConversionError(f"{where}: {q.text} quantises activations; as a weight quantiser it is not supported")
+
+
+def data_format(q: Quantizer, where: str) -> FixedFormat:
+    """The fixed-point format an activation quantiser rounds to, or the reason it has none."""
+    if q.name == "quantized_bits":
+        unsigned = q["bits"] - int(q["keep_negative"])
+        if unsigned <= 0:
+            raise ConversionError(f"{where}: {q.text} on activations is a sign function, not built by the importer")
+        if _alpha(q) != 1.0:
+            raise ConversionError(
+                f"{where}: {q.text} scales activations by alpha={q['alpha']} after rounding; only alpha 1 (or None) "
+                "is imported on activations (a power-of-two alpha on weights is)"
+            )
+        return FixedFormat(
+            signed=bool(q["keep_negative"]),
+            integer=int(q["integer"]),
+            fraction=unsigned - int(q["integer"]),
+            symmetric=bool(q["symmetric"]) and bool(q["keep_negative"]),
+        )
+    if q.name == "quantized_relu":
+        if q["negative_slope"] or q["use_sigmoid"]:
+            raise ConversionError(
+                f"{where}: {q.text} has a negative slope or a sigmoid; only the plain quantised ReLU is imported"
+            )
+        if q["relu_upper_bound"] is not None and not q["is_quantized_clip"]:
+            raise ConversionError(f"{where}: {q.text} clips at relu_upper_bound, which the importer does not build")
+        return FixedFormat(signed=False, integer=int(q["integer"]), fraction=int(q["bits"]) - int(q["integer"]))
+    if q.name == "quantized_tanh":
+        if q["use_real_tanh"]:
+            raise ConversionError(
+                f"{where}: {q.text} takes the real tanh, which would need a lookup table; the hard tanh "
+                "(use_real_tanh=False, QKeras' default) is imported"
+            )
+        return FixedFormat(signed=True, integer=0, fraction=int(q["bits"]) - 1, symmetric=bool(q["symmetric"]))
+    raise ConversionError(f"{where}: {q.text} on activations is not supported: binary and ternary are for weights")
+
+
+def holding_format(values: np.ndarray) -> tuple[int, int, int]:
+    """The narrowest (keep_negative, integer, fraction) that holds every value exactly: for constant weights."""
+    v = np.asarray(values, dtype=np.float64).ravel()
+    v = v[v != 0]
+    if v.size == 0:
+        return 0, 0, 1
+    fraction = next(f for f in range(-64, 160) if np.all(np.ldexp(v, f) == np.round(np.ldexp(v, f))))
+    positive = float(v.max()) + 2.0**-fraction if np.any(v > 0) else 0.0
+    negative = -float(v.min()) if np.any(v < 0) else 0.0
+    return int(negative > 0), math.ceil(math.log2(max(positive, negative))), fraction
