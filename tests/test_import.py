@@ -17,7 +17,7 @@ import yaml
 
 from trigger_nn import cli, importer
 from trigger_nn.card import load_card
-from trigger_nn.errors import CardError, ConversionError, DataError, ModelFileError
+from trigger_nn.errors import CardError, ConversionError, DataError
 from trigger_nn.keras2 import files, quantizers, rebuild
 
 DATA = Path(__file__).parent / "data" / "qkeras"
@@ -34,7 +34,7 @@ def _import(tmp_path: Path, name: str, fmt: str, **kw) -> Path:
 
 
 def test_the_reference_files_cover_what_the_issue_asks() -> None:
-    assert {"dense_tagger", "cnn1d", "cnn2d", "binary_ternary"} <= set(MODELS)
+    assert {"dense_tagger", "cnn1d", "cnn2d", "binary_ternary", "dense_auto_po2"} <= set(MODELS)
     for name in MODELS:
         with np.load(DATA / name / "reference.npz") as ref:
             assert len(ref["x"]) >= 1000 and len(ref["y"]) == len(ref["x"])
@@ -103,8 +103,6 @@ def _cli_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
         ("qsimplernn", r"\(QSimpleRNN\) is not supported: a recurrent layer"),
         ("qlstm", r"\(QLSTM\) is not supported: a recurrent layer"),
         ("quantized_po2_kernel", r"quantized_po2.* is not supported: a power-of-two \(logarithmic\) quantiser"),
-        ("auto_po2_alpha", r"alpha='auto_po2', a per-channel scale QKeras searches for at run time"),
-        ("default_alpha_kernel", r"alpha='auto_po2', a per-channel scale QKeras searches for at run time"),
     ],
 )
 def test_unsupported_layers_and_quantisers_are_named(
@@ -194,6 +192,10 @@ def test_convergent_rounding_in_da4ml_matches_round_half_to_even() -> None:
 def test_unknown_and_unsupported_quantisers_say_why() -> None:
     with pytest.raises(ConversionError, match="unknown quantiser foo"):
         quantizers.parse("foo(3)", "layer x")
+    with pytest.raises(ConversionError, match="alpha='auto', a scale QKeras searches for at run time"):
+        quantizers.parse("quantized_bits(8,0,alpha='auto')", "layer x")
+    with pytest.raises(ConversionError, match="scales activations by alpha=auto_po2"):
+        quantizers.data_format(quantizers.parse("quantized_bits(8,0,1,alpha='auto_po2')", "l"), "l")
     with pytest.raises(ConversionError, match="rounds stochastically"):
         quantizers.parse("quantized_bits(8,0,use_stochastic_rounding=True)", "layer x")
     with pytest.raises(ConversionError, match="real tanh, which would need a lookup table"):

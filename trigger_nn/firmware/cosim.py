@@ -41,7 +41,7 @@ RESULT_ENV = "TRIGGER_NN_COSIM_RESULT"
 LATENCY_SEARCH_MARGIN_CYCLES = 16
 SIMULATOR = "verilator"
 #: lint warnings in generated code are reported in the build log, not fatal; sources without a timescale get this one
-BUILD_ARGS = ("-Wno-fatal",)
+BUILD_ARGS = ("-Wno-fatal", "--no-public-flat-rw", "--public-depth", "1")
 TIMESCALE = ("1ns", "1ps")
 _BUILD_OK = "build.ok"
 _LOG_TAIL_LINES = 40

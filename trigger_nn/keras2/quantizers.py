@@ -133,15 +133,47 @@ def _fill(name: str, args: tuple[Any, ...], kwargs: dict[str, Any], text: str, w
     params |= kwargs
     if params.get("use_stochastic_rounding"):
         raise ConversionError(f"{where}: {text} rounds stochastically, which has no deterministic firmware")
-    if isinstance(params.get("alpha"), str):
+    if isinstance(params.get("alpha"), str) and (name, params["alpha"]) != ("quantized_bits", "auto_po2"):
         raise ConversionError(
-            f"{where}: {text} has alpha={params['alpha']!r}, a per-channel scale QKeras searches for at run time "
-            "(QKeras also saves a kernel quantiser given without alpha this way); importing it would need that "
-            "least-squares search replicated. Re-save the model with a fixed alpha (1, or a power of two)"
+            f"{where}: {text} has alpha={params['alpha']!r}, a scale QKeras searches for at run time; only "
+            "quantized_bits' 'auto_po2' (a power of two per channel, exact in fixed point) is imported. Re-save "
+            "the model with alpha 1, a fixed power of two, or 'auto_po2'"
         )
     if params.get("qnoise_factor", 1.0) != 1.0:
         raise ConversionError(f"{where}: {text} has qnoise_factor {params['qnoise_factor']}; only 1.0 is imported")
     return Quantizer(name=name, params=params, text=text)
+
+
+def _log2_rounded(v: np.ndarray) -> np.ndarray:
+    """``2**round(log(v + eps) / log(2))`` in float32, as QKeras writes it (K.epsilon() = 1e-7)."""
+    f32 = np.float32
+    exponent = np.round(np.log(v + f32(1e-7)) / f32(np.log(2.0)))
+    return np.power(f32(2.0), exponent).astype(f32)
+
+
+def _auto_po2(q: Quantizer, w: np.ndarray) -> np.ndarray:
+    """QKeras' ``alpha='auto_po2'``: per output channel, the power-of-two scale its least-squares search settles on.
+
+    The scale is taken over every axis but the last (channels last), five refinements, as
+    ``quantized_bits.__call__`` and ``_get_scale`` do it; the result is ``scale * 2**integer * z`` with
+    ``|z| <= levels / 2``: a power of two times an integer, exact in fixed point.
+    """
+    f32 = np.float32
+    axis = tuple(range(w.ndim - 1)) if w.ndim > 1 else (0,)
+    m_i = f32(2.0 ** q["integer"])
+    x = (w / m_i).astype(f32)
+    levels = f32((2 ** (q["bits"] - 1) - 1) * 2)  # 'auto*' forces symmetric
+    scale = _log2_rounded((np.max(np.abs(x), axis=axis, keepdims=True) * f32(2.0)) / levels)
+    for _ in range(5):
+        v = np.floor(np.abs(x) / scale + f32(0.5))
+        z = (np.sign(x) * np.where(v < levels / f32(2.0), v, levels / f32(2.0))).astype(f32)
+        if w.ndim > 1:
+            qx = np.mean(x * z, axis=axis, keepdims=True, dtype=f32)
+            qq = np.mean(z * z, axis=axis, keepdims=True, dtype=f32)
+        else:
+            qx, qq = x * z, z * z
+        scale = _log2_rounded((qx / (qq + f32(1e-7))).astype(f32))
+    return (scale * m_i * z).astype(f32)
 
 
 def _alpha(q: Quantizer) -> float:
@@ -152,6 +184,8 @@ def quantize_weights(q: Quantizer, w: np.ndarray, where: str) -> np.ndarray:
     """The values QKeras computes from ``w`` with this quantiser, in float32 as it does."""
     w = np.asarray(w, dtype=np.float32)
     one = np.float32(1.0)
+    if q.name == "quantized_bits" and q["alpha"] == "auto_po2":
+        return _auto_po2(q, w)
     if q.name == "quantized_bits":
         unsigned = q["bits"] - int(q["keep_negative"])
         if unsigned > 0:
@@ -180,7 +214,7 @@ def data_format(q: Quantizer, where: str) -> FixedFormat:
         unsigned = q["bits"] - int(q["keep_negative"])
         if unsigned <= 0:
             raise ConversionError(f"{where}: {q.text} on activations is a sign function, not built by the importer")
-        if _alpha(q) != 1.0:
+        if isinstance(q["alpha"], str) or _alpha(q) != 1.0:
             raise ConversionError(
                 f"{where}: {q.text} scales activations by alpha={q['alpha']} after rounding; only alpha 1 (or None) "
                 "is imported on activations (a power-of-two alpha on weights is)"

@@ -607,6 +607,45 @@ def make_binary_ternary(out_dir):
                    "clip(round(32*clip(x,-1,1))/32, -1, 31/32)"]})
 
 
+def build_dense_auto_po2():
+    model = keras.Sequential(name="dense_auto_po2")
+    model.add(keras.Input(shape=(16,), name="features"))
+    model.add(QActivation(quantized_bits(10, 4, alpha=1), name="q_in"))
+    # no alpha: QDense turns it into alpha="auto_po2", symmetric (QKeras' default for kernels)
+    model.add(QDense(16, kernel_quantizer=quantized_bits(6, 0),
+                     bias_quantizer=quantized_bits(8, 3, alpha=1), name="dense1"))
+    model.add(QActivation("quantized_relu(6,2)", name="relu1"))
+    model.add(QDense(4, kernel_quantizer=quantized_bits(4, 1, alpha="auto_po2"),
+                     bias_quantizer=quantized_bits(8, 3, alpha=1), name="dense_out"))
+    return model
+
+
+def make_dense_auto_po2(out_dir):
+    seed_everything(SEED + 5)
+    rng = np.random.default_rng(SEED + 5)
+    grid = {"bits": 12, "frac_bits": 6, "signed": True}
+    lo, hi, lsb = qbits_range(10, 4)
+    xtr, ltr = sparse_features(rng, 6000)
+    xtr = snap(xtr, grid)
+    model = build_dense_auto_po2()
+    model.compile(optimizer=keras.optimizers.Adam(3e-3),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(xtr, ltr % 4, epochs=6, batch_size=64, shuffle=True, verbose=0)
+    xte, lte = sparse_features(rng, 1000)
+    first_q = {"layer": "q_in", "quantizer": "quantized_bits(10,4,alpha=1)",
+               "lo": lo, "hi": hi, "lsb": lsb, "tie_scale": 12}
+    x, groups = reference_inputs(rng, lambda n: sparse_features(rng, n)[0], (16,),
+                                 grid, first_q)
+    return save_all(
+        "dense_auto_po2", model, x, groups, accuracy_fn(snap(xte, grid), lte % 4),
+        "16 features -> QActivation(quantized_bits(10,4)) -> QDense(16, kernel "
+        "quantized_bits(6,0) given WITHOUT alpha, which QKeras saves as "
+        "alpha='auto_po2', symmetric) + quantized_relu(6,2) -> QDense(4, kernel "
+        "quantized_bits(4,1,alpha='auto_po2')). Per-output-channel power-of-two "
+        "scales found by QKeras' least-squares search from the weights.",
+        grid, first_q, out_dir, {"float_alpha": None, "notes": []})
+
+
 def make_unsupported(out_dir):
     root = out_dir / "unsupported"
     if root.exists():
@@ -668,23 +707,8 @@ def make_unsupported(out_dir):
          "QDense(4) whose kernel_quantizer is quantized_po2(4)",
          "power-of-two (logarithmic) weight quantiser")
 
-    inp = keras.Input(shape=(8,), name="x")
-    h = QActivation("quantized_bits(8,3,alpha=1)", name="q_in")(inp)
-    out = QDense(4, kernel_quantizer=quantized_bits(6, 0, alpha="auto_po2"),
-                 bias_quantizer=quantized_bits(8, 3, alpha=1), name="dense_auto_po2")(h)
-    save("auto_po2_alpha", keras.Model(inp, out, name="auto_po2_alpha"),
-         "QDense(4) with kernel_quantizer=quantized_bits(6,0,alpha='auto_po2')",
-         "data-dependent per-channel scale (alpha='auto_po2')")
-
-    inp = keras.Input(shape=(8,), name="x")
-    h = QActivation("quantized_bits(8,3,alpha=1)", name="q_in")(inp)
-    out = QDense(4, kernel_quantizer=quantized_bits(6, 0),
-                 bias_quantizer=quantized_bits(8, 3, alpha=1), name="dense_default_alpha")(h)
-    save("default_alpha_kernel", keras.Model(inp, out, name="default_alpha_kernel"),
-         "QDense(4) with kernel_quantizer=quantized_bits(6,0) (alpha NOT given). "
-         "QDense silently turns alpha=None into alpha='auto_po2', symmetric=True "
-         "(_set_trainable_parameter), and that is what the JSON records.",
-         "same as auto_po2_alpha: the saved config says alpha='auto_po2'")
+    # alpha='auto_po2' (and a kernel quantiser given without alpha, which QKeras saves as it) is
+    # imported: see dense_auto_po2, a model with reference predictions.
 
     manifest = {"description": "Small QKeras 0.9.0 models (model.h5 only) that "
                                "the importer must refuse with a clear message. "
@@ -700,7 +724,7 @@ def main(argv=None):
     ap.add_argument("--out", type=Path, default=HERE,
                     help="output folder (default: the folder of this script)")
     ap.add_argument("--only", nargs="*", default=None,
-                    help="subset of: dense_tagger cnn1d cnn2d binary_ternary unsupported")
+                    help="subset of: dense_tagger cnn1d cnn2d binary_ternary dense_auto_po2 unsupported")
     args = ap.parse_args(argv)
     tf.config.experimental.enable_op_determinism()
     tf.config.threading.set_inter_op_parallelism_threads(1)
@@ -709,7 +733,7 @@ def main(argv=None):
         "tf.keras must be tf_keras (TF_USE_LEGACY_KERAS=1)"
     makers = {"dense_tagger": make_dense_tagger, "cnn1d": make_cnn1d,
               "cnn2d": make_cnn2d, "binary_ternary": make_binary_ternary,
-              "unsupported": make_unsupported}
+              "dense_auto_po2": make_dense_auto_po2, "unsupported": make_unsupported}
     todo = args.only or list(makers)
     args.out.mkdir(parents=True, exist_ok=True)
     for name in todo:
