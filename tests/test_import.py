@@ -85,6 +85,7 @@ def test_the_card_written_runs_through_the_flow_loader(tmp_path: Path) -> None:
     with pytest.raises(CardError, match="already exists; give --force"):
         _import(tmp_path, "cnn1d", "h5")
     _import(tmp_path, "cnn1d", "h5", force=True)
+    assert cli.main(["scan", str(card_path), "--projects", str(tmp_path / "projects"), "-q"]) == 1  # nothing to retrain
 
 
 # --- what is refused, and how ----------------------------------------------------------------------------

@@ -33,8 +33,8 @@ from .artifacts import (
     atomic_path,
     to_plain,
 )
-from .card import Card, card_to_dict
-from .errors import ArtifactError, BudgetError, ConversionError, MismatchError, TriggerNNError
+from .card import Card, ImportedModel, card_to_dict
+from .errors import ArtifactError, BudgetError, CardError, ConversionError, MismatchError, TriggerNNError
 
 log = logging.getLogger(__name__)
 
@@ -248,6 +248,11 @@ def run(card: Card, projects: Path, *, workers: int | None = None, scheduler: st
 
     from . import simulate
 
+    if isinstance(card.data, ImportedModel):
+        raise CardError(
+            f"{card.name} is an imported model: it comes trained, so there is no quantisation strength to scan; "
+            "scan a card with a network to train"
+        )
     scan_dir = Path(projects) / f"{card.name}_scan"
     scan_dir.mkdir(parents=True, exist_ok=True)
     digest = card_hash(card)
