@@ -146,6 +146,15 @@ def test_inputs_off_the_input_grid_are_refused(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="off the input bus's grid"):
         importer.run(DATA / "binary_ternary" / "model.h5", None, "bt", models_dir=tmp_path,
                      inputs=bad, input_format="fixed<16,6>")  # fmt: skip
+    for arrays, message in (
+        ({"x": np.full((3, 16), np.nan)}, "NaN or infinite"),
+        ({"x": np.zeros((3, 15))}, r"vectors of shape \(15,\), the model takes \(16,\)"),
+        ({"inputs": np.zeros((3, 16))}, "no array 'x'"),
+    ):
+        np.savez(bad, **arrays)
+        with pytest.raises(DataError, match=message):
+            importer.run(DATA / "binary_ternary" / "model.h5", None, "bt", models_dir=tmp_path, inputs=bad)
+    assert not (tmp_path / "bt.yaml").exists()
 
 
 def test_a_model_without_input_quantiser_needs_the_input_word(tmp_path: Path) -> None:

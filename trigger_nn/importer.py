@@ -18,6 +18,7 @@ import re
 import shutil
 import time
 import typing
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,12 +82,13 @@ def _first_quantizer_kif(k2: files.Keras2Model) -> tuple[int, int, int] | None:
 def _read_inputs(path: Path, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray | None]:
     try:
         with np.load(path) as f:
-            if "x" not in f:
-                raise DataError(f"{path}: no array 'x' (the input vectors); it has {sorted(f.files)}")
-            x = np.asarray(f["x"], dtype=np.float64)
-            y = np.asarray(f["y"]) if "y" in f else None
-    except (OSError, ValueError) as err:
+            names = set(f.files)
+            x = np.asarray(f["x"], dtype=np.float64) if "x" in names else None
+            y = np.asarray(f["y"]) if "y" in names else None
+    except (OSError, ValueError, zipfile.BadZipFile) as err:
         raise DataError(f"{path}: not a readable .npz file ({err})") from err
+    if x is None:
+        raise DataError(f"{path}: no array 'x' (the input vectors); it has {sorted(names)}")
     if tuple(x.shape[1:]) != shape:
         raise DataError(f"{path}: 'x' has vectors of shape {x.shape[1:]}, the model takes {shape}")
     if not np.all(np.isfinite(x)):
