@@ -113,7 +113,12 @@ def test_scan_resumes_after_an_interruption_and_writes_the_pareto_plot(
             time.sleep(1)
         assert first.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
         os.killpg(first.pid, signal.SIGINT)
-        assert first.wait(timeout=180) == 130, (tmp_path / "first.log").read_text()[-3000:]
+        try:  # the workers finish the build step they are in (Yosys, g++): minutes on a loaded machine
+            code = first.wait(timeout=480)
+        finally:
+            if first.poll() is None:
+                os.killpg(first.pid, signal.SIGKILL)
+        assert code == 130, (tmp_path / "first.log").read_text()[-3000:]
     kept = _points(scan_dir)
     assert 1 <= len(kept) < 6
 
