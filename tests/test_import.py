@@ -228,3 +228,21 @@ def test_an_imported_model_passes_verify_and_cosim(tmp_path: Path, name: str) ->
     assert lat["latency_cycles"] == lat["pipeline_depth_cycles"] and lat["ii_cycles"] == 1
     assert report["physics"]["firmware"]["qkeras_mismatches"] == 0
     shutil.rmtree(project)
+
+
+def test_a_layer_outside_the_supported_set_is_named_with_what_it_would_take() -> None:
+    def chain(*layers: files.Layer) -> files.Keras2Model:
+        return files.Keras2Model(name="m", input_shape=(4,), layers=layers, keras_version="2.16.0")
+
+    clipped = files.Layer(name="r", kind="ReLU", config={"max_value": 6.0})
+    with pytest.raises(ConversionError, match=r"layer 'r' \(ReLU\): a clipped, leaky or shifted ReLU"):
+        rebuild.rebuild(chain(clipped), (1, 3, 4))
+    softmax = files.Layer(name="s", kind="Activation", config={"activation": "softmax"})
+    with pytest.raises(ConversionError, match="activation 'softmax' is a float function"):
+        rebuild.rebuild(chain(softmax), (1, 3, 4))
+    depthwise = files.Layer(name="d", kind="QDepthwiseConv2D", config={})
+    with pytest.raises(ConversionError, match="a depthwise convolution: HGQ2 has no depthwise layer"):
+        rebuild.rebuild(chain(depthwise), (1, 3, 4))
+    odd_pool = files.Layer(name="p", kind="AveragePooling1D", config={"pool_size": [3]})
+    with pytest.raises(ConversionError, match="averages 3 values"):
+        rebuild.rebuild(chain(odd_pool), (1, 3, 4))

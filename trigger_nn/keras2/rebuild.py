@@ -236,8 +236,16 @@ def rebuild(k2: Keras2Model, input_kif: tuple[int, int, int]) -> Any:
             after = _activation(layer, layer.config.get("activation"))
         elif layer.kind == "QActivation":
             after = _activation(layer, layer.config.get("activation"))
-        elif layer.kind in ("Activation", "ReLU"):
-            after = _activation(layer, layer.config.get("activation", "relu"))
+        elif layer.kind == "ReLU":
+            cfg = layer.config
+            if cfg.get("max_value") is not None or cfg.get("negative_slope", 0.0) or cfg.get("threshold", 0.0):
+                raise ConversionError(
+                    f"{_where(layer)}: a clipped, leaky or shifted ReLU (max_value, negative_slope, threshold) is "
+                    "not imported; use quantized_relu"
+                )
+            after = _activation(layer, "relu")
+        elif layer.kind == "Activation":
+            after = _activation(layer, layer.config.get("activation"))
         elif layer.kind == "BatchNormalization":
             built, bn_values = _batchnorm(layer)
             h = built(h)
