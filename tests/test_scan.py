@@ -38,7 +38,7 @@ verify:
   n_vectors: 1000
 scan:
   beta: [0.0, 3.0e-3]
-  clock_period_ns: [5.0, 2.5, 1.25]
+  clock_period_ns: [5.0, 2.5, 2.0]  # 1.25 ns is too fast for its widest negate-and-ReLU (refused)
 """
 
 
@@ -112,9 +112,16 @@ def test_scan_resumes_after_an_interruption_and_writes_the_pareto_plot(
         while not _points(scan_dir) and first.poll() is None and time.monotonic() < deadline:
             time.sleep(1)
         assert first.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
-        os.killpg(first.pid, signal.SIGINT)
-        try:  # the workers finish the build step they are in (Yosys, g++): minutes on a loaded machine
-            code = first.wait(timeout=480)
+        # Ctrl-C, and again every 15 s as an impatient user would: in the full suite on a loaded machine a
+        # first SIGINT was seen to be lost while the scan went on; the workers then finish their build step
+        try:
+            for _ in range(32):
+                os.killpg(first.pid, signal.SIGINT)
+                try:
+                    code = first.wait(timeout=15)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
         finally:
             if first.poll() is None:
                 os.killpg(first.pid, signal.SIGKILL)
@@ -134,7 +141,7 @@ def test_scan_resumes_after_an_interruption_and_writes_the_pareto_plot(
     assert len(_points(scan_dir)) == 6
 
     assert [(p.beta, p.clock_period_ns) for p in points] == [
-        (b, c) for b in (0.0, 3e-3) for c in (5.0, 2.5, 1.25)
+        (b, c) for b in (0.0, 3e-3) for c in (5.0, 2.5, 2.0)
     ]  # fmt: skip
     for p in points:
         assert p.status == "ok", p.message
@@ -142,7 +149,7 @@ def test_scan_resumes_after_an_interruption_and_writes_the_pareto_plot(
         assert p.latency_ns == p.latency_cycles * p.clock_period_ns
     by_clock = {(p.beta, p.clock_period_ns): p.latency_cycles for p in points}
     for b in (0.0, 3e-3):  # a faster clock holds fewer adder levels per stage: more stages
-        assert by_clock[(b, 1.25)] > by_clock[(b, 5.0)]
+        assert by_clock[(b, 2.0)] > by_clock[(b, 5.0)]
 
     summary = json.loads((scan_dir / "scan.json").read_text())
     assert len(summary["points"]) == 6 and any(row["pareto"] for row in summary["points"])
