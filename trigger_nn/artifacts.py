@@ -265,6 +265,21 @@ class DatasetInfo(Artifact):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ImportRecord(Artifact):
+    """What `trigger-nn import` read, and how the rebuilt model compared with QKeras' own predictions."""
+
+    written_by: typing.ClassVar[str] = "import"
+    sources: dict[str, str]  # file -> sha256
+    keras_version: str
+    layers: tuple[str, ...]  # "name (Kind)"
+    input_kif: tuple[int, int, int]
+    input_format_from: str
+    vectors: int
+    qkeras_vectors: int  # vectors with QKeras' predictions, compared with the rebuilt model's
+    qkeras_mismatches: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class TrainResult(Artifact):
     """``train/model.keras`` and its physics metrics on the held-out set (Keras reference)."""
 

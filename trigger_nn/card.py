@@ -157,6 +157,13 @@ class ImportedModel:
     inputs: Path
     source: str = ""  # the Keras 2 file(s) it was imported from
 
+    #: what the import read and how it compared with QKeras (``artifacts.ImportRecord``), beside the model
+    RECORD: typing.ClassVar[str] = "import.json"
+
+    @property
+    def record(self) -> Path:
+        return self.model.parent / self.RECORD
+
 
 #: task name -> its data section; the task decides which simulator runs.
 TASKS: dict[str, type] = {"cdms_lfn": CdmsLfnData, "ecl_photon": EclPhotonData, "imported": ImportedModel}

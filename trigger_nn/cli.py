@@ -101,13 +101,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Compile a quantised Keras trigger network, described by a model card, into a verified "
         "hls4ml HLS project and co-simulated da4ml Verilog, with a latency report.",
     )
-    common = argparse.ArgumentParser(add_help=False)
+    logs = argparse.ArgumentParser(add_help=False)
+    logs.add_argument("-v", "--verbose", action="store_true", help="debug logging, and tracebacks on errors")
+    logs.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    common = argparse.ArgumentParser(add_help=False, parents=[logs])
     common.add_argument("card", type=Path, help="model card (YAML), e.g. models/cdms_lfn.yaml")
     common.add_argument(
         "--projects", type=Path, default=Path("hls_projects"), help="where build trees go (default: hls_projects)"
     )
-    common.add_argument("-v", "--verbose", action="store_true", help="debug logging, and tracebacks on errors")
-    common.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
     sub.add_parser(
         "build",
@@ -124,9 +125,6 @@ def build_parser() -> argparse.ArgumentParser:
                 help="address of a running Dask scheduler (e.g. tcp://host:8786, an HTCondor pool through "
                 "dask-jobqueue) instead of a local cluster; its workers must see this filesystem",
             )
-    logs = argparse.ArgumentParser(add_help=False)
-    logs.add_argument("-v", "--verbose", action="store_true", help="debug logging, and tracebacks on errors")
-    logs.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
     imp = sub.add_parser(
         "import",
         parents=[logs],

@@ -12,20 +12,17 @@ numbers on every vector, or nothing is written.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import re
 import shutil
 import time
-import typing
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import yaml
 
-from .artifacts import Artifact, DatasetInfo, TrainResult, atomic_path
+from .artifacts import DatasetInfo, ImportRecord, TrainResult, atomic_path
 from .card import RESERVED_NAMES, Card, ImportedModel
 from .data.dataset import Dataset, Split, write_dataset
 from .errors import CardError, DataError, MismatchError
@@ -37,21 +34,6 @@ log = logging.getLogger(__name__)
 
 #: random vectors drawn over the input format when no inputs are given
 DEFAULT_VECTORS = 10000
-
-
-@dataclass(frozen=True, kw_only=True)
-class ImportRecord(Artifact):
-    """What `trigger-nn import` read, and how the rebuilt model compared with QKeras' own predictions."""
-
-    written_by: typing.ClassVar[str] = "import"
-    sources: dict[str, str]  # file -> sha256
-    keras_version: str
-    layers: tuple[str, ...]  # "name (Kind)"
-    input_kif: tuple[int, int, int]
-    input_format_from: str
-    vectors: int
-    qkeras_vectors: int  # vectors with QKeras' predictions, compared with the rebuilt model's
-    qkeras_mismatches: int
 
 
 def parse_format(text: str) -> tuple[int, int, int]:
@@ -204,7 +186,7 @@ def run(
         model.save(tmp / "model.keras")
         arrays = {"x": x, "input_kif": np.asarray(kif)} | ({"y_qkeras": y} if y is not None else {})
         np.savez_compressed(tmp / "inputs.npz", **arrays)
-        record.save(tmp / "import.json")
+        record.save(tmp / ImportedModel.RECORD)
     with atomic_path(card_path) as tmp:
         tmp.write_text(f"# Imported by `trigger-nn import` from {source} (Keras {k2.keras_version}).\n"
                        + yaml.safe_dump(card, sort_keys=False))  # fmt: skip
@@ -239,11 +221,10 @@ def model(card: Card, project: Path) -> TrainResult:
     data = card.data
     assert isinstance(data, ImportedModel)
     t0 = time.perf_counter()
-    record_path = data.model.parent / "import.json"
     metrics: dict[str, float] = {}
-    if record_path.is_file():
-        record = json.loads(record_path.read_text())
-        metrics = {"qkeras_vectors": record["qkeras_vectors"], "qkeras_mismatches": record["qkeras_mismatches"]}
+    if data.record.is_file():
+        record = ImportRecord.load(data.record)
+        metrics = {"qkeras_vectors": record.qkeras_vectors, "qkeras_mismatches": record.qkeras_mismatches}
     model_path = project / "train" / "model.keras"
     with atomic_path(model_path) as tmp:
         shutil.copyfile(data.model, tmp)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from . import metrics
-from .artifacts import DatasetInfo, atomic_path
+from .artifacts import DatasetInfo, ImportRecord, atomic_path
 from .baselines import BASELINES
 from .card import Card, CdmsLfnData, EclPhotonData, Granularity, ImportedModel
 from .data.cdms import KIND_LFN, KIND_NOISE, KIND_SIGNAL
@@ -77,14 +77,12 @@ def evaluate(card: Card, test: Split, info: DatasetInfo, scores: np.ndarray, row
 
 
 def _imported(data: ImportedModel, rows: np.ndarray) -> Physics:
-    import json
-
-    record_path = data.model.parent / "import.json"
-    record = json.loads(record_path.read_text()) if record_path.is_file() else {}
-    compared = record.get("qkeras_vectors", 0)
+    record = ImportRecord.load(data.record) if data.record.is_file() else None
+    compared = record.qkeras_vectors if record else 0
+    mismatches = record.qkeras_mismatches if record else None
     qkeras = (
         f"the rebuilt model's outputs equal QKeras' own predictions on {compared} vectors "
-        f"({record.get('qkeras_mismatches')} differ; `trigger-nn import`, {record_path})"
+        f"({mismatches} differ; `trigger-nn import`, {data.record})"
         if compared
         else "no QKeras predictions were given to `trigger-nn import`, so its equality with QKeras is not measured"
     )
@@ -92,7 +90,7 @@ def _imported(data: ImportedModel, rows: np.ndarray) -> Physics:
         metrics={
             "vectors": int(len(rows)),
             "qkeras_vectors": compared,
-            "qkeras_mismatches": record.get("qkeras_mismatches"),
+            "qkeras_mismatches": mismatches,
         },
         markdown=[
             f"An imported model ({data.source}): its vectors carry no labels, so there is no figure of merit. "

@@ -103,12 +103,11 @@ def op_delay_ns(op: Any, ops: Sequence[Any], model: DelayModel) -> float:
     return 0.0  # input, constant, truncation: wiring
 
 
-def _schedule(ops: Sequence[Any], budget_ns: float, model: DelayModel) -> tuple[list[int], list[float]]:
+def _schedule(ops: Sequence[Any], delays: Sequence[float], budget_ns: float) -> tuple[list[int], list[float]]:
     """Each operation's stage and its arrival time in that stage, registering its inputs when it would not fit."""
     stage: list[int] = []
     arrival: list[float] = []
-    for op in ops:
-        delay = op_delay_ns(op, ops, model)
+    for op, delay in zip(ops, delays, strict=True):
         sources = _sources(op)
         s = max((stage[i] for i in sources), default=0)
         start = max((arrival[i] for i in sources if stage[i] == s), default=0.0)
@@ -131,8 +130,9 @@ def cut(comb: Any, fw: FirmwareConfig) -> Any:
         return to_pipeline(comb, fw.pipeline_cutoff, verbose=False)
     model = delay_model(fw.part)
     budget = stage_time_ns(fw)
-    slowest = max(comb.ops, key=lambda op: op_delay_ns(op, comb.ops, model))
-    slowest_ns = op_delay_ns(slowest, comb.ops, model)
+    delays = [op_delay_ns(op, comb.ops, model) for op in comb.ops]  # once: the search below schedules ~30 times
+    slowest_ns = max(delays)
+    slowest = comb.ops[delays.index(slowest_ns)]
     if slowest_ns > budget:
         raise BudgetError(
             f"a {fw.clock_period_ns:g} ns clock leaves {budget:.2f} ns per stage for logic (after "
@@ -140,15 +140,15 @@ def cut(comb: Any, fw: FirmwareConfig) -> Any:
             f"the design's slowest single operation (a {_width(slowest.qint)}-bit result, ~{slowest_ns:.2f} ns on "
             f"{fw.part}); lengthen firmware.clock_period_ns"
         )
-    stages = max(_schedule(comb.ops, budget, model)[0]) + 1
+    stages = max(_schedule(comb.ops, delays, budget)[0]) + 1
     low, high = slowest_ns, budget
     for _ in range(30):  # the shortest stage time that needs no more stages
         mid = (low + high) / 2
-        if max(_schedule(comb.ops, mid, model)[0]) + 1 > stages:
+        if max(_schedule(comb.ops, delays, mid)[0]) + 1 > stages:
             low = mid
         else:
             high = mid
-    stage, arrival = _schedule(comb.ops, high, model)
+    stage, arrival = _schedule(comb.ops, delays, high)
     # da4ml cuts where an operation's latency crosses a multiple of the cutoff: hand it stage x period + arrival
     timed = [op._replace(latency=s * high + t) for op, s, t in zip(comb.ops, stage, arrival, strict=True)]
     return to_pipeline(comb._replace(ops=timed), high, retiming=False, verbose=False)

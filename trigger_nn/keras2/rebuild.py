@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConversionError
+from ..nets.mlp import fixed_quantizer_config, input_quantizer_config
 from . import quantizers as qk
 from .files import Keras2Model, Layer
 
@@ -53,33 +54,13 @@ SUPPORTED = (
 
 
 def _weight_config(values: np.ndarray) -> Any:
-    from hgq.config import QuantizerConfig
-
-    k, i, f = qk.holding_format(values)
-    return QuantizerConfig(
-        "kif", "weight", k0=k, i0=i, f0=f, round_mode="RND", overflow_mode="WRAP", trainable=False,
-        homogeneous_axis=None, heterogeneous_axis=(),
-    )  # fmt: skip
+    """A format that holds these constants exactly, so that quantizing them changes nothing."""
+    return fixed_quantizer_config(qk.holding_format(values), place="weight", round_mode="RND")
 
 
-def data_config(fmt: qk.FixedFormat) -> Any:
-    from hgq.config import QuantizerConfig
-
-    return QuantizerConfig(
-        "kif", "datalane", k0=int(fmt.signed), i0=fmt.integer, f0=fmt.fraction, round_mode="RND_CONV",
-        overflow_mode=fmt.overflow_mode, trainable=False, homogeneous_axis=None, heterogeneous_axis=(),
-    )  # fmt: skip
-
-
-def input_config(kif: tuple[int, int, int]) -> Any:
-    """The input bus: words already on the grid (da4ml takes only WRAP on its input)."""
-    from hgq.config import QuantizerConfig
-
-    k, i, f = kif
-    return QuantizerConfig(
-        "kif", "datalane", k0=k, i0=i, f0=f, round_mode="TRN", overflow_mode="WRAP", trainable=False,
-        homogeneous_axis=None, heterogeneous_axis=(),
-    )  # fmt: skip
+def _data_config(fmt: qk.FixedFormat) -> Any:
+    kif = (int(fmt.signed), fmt.integer, fmt.fraction)
+    return fixed_quantizer_config(kif, round_mode="RND_CONV", overflow_mode=fmt.overflow_mode)
 
 
 def _where(layer: Layer) -> str:
@@ -104,7 +85,7 @@ def _activation(layer: Layer, value: Any) -> list[Any]:
         )
     fmt = qk.data_format(q, where)
     name = layer.name if layer.kind == "QActivation" else f"{layer.name}_act"
-    return [Quantizer(data_config(fmt), name=name)]
+    return [Quantizer(_data_config(fmt), name=name)]
 
 
 def _weights(layer: Layer, names: tuple[str, ...]) -> list[np.ndarray]:
@@ -226,7 +207,7 @@ def rebuild(k2: Keras2Model, input_kif: tuple[int, int, int]) -> Any:
     from hgq.layers import Quantizer
 
     inp = keras.Input(shape=k2.input_shape, name="model_input")
-    h = Quantizer(input_config(input_kif), name="input_bus")(inp)
+    h = Quantizer(input_quantizer_config(input_kif), name="input_bus")(inp)  # words arrive on the grid
     assignments: list[tuple[Any, dict[str, np.ndarray] | list[np.ndarray]]] = []
     for layer in k2.layers:
         if layer.kind in ("QDense", "QConv1D", "QConv2D"):

@@ -14,22 +14,22 @@ from typing import Any
 from ..card import NetworkConfig
 
 
-def input_quantizer_config(input_kif: tuple[int, int, int]) -> Any:
+def fixed_quantizer_config(
+    kif: tuple[int, int, int], *, place: str = "datalane", round_mode: str = "TRN", overflow_mode: str = "WRAP"
+) -> Any:
+    """An HGQ2 quantizer of one fixed, untrained format (keep_negative, integer, fraction bits)."""
     from hgq.config import QuantizerConfig
 
-    k, i, f = input_kif
+    k, i, f = kif
     return QuantizerConfig(
-        "kif",
-        "datalane",
-        k0=k,
-        i0=i,
-        f0=f,
-        round_mode="TRN",
-        overflow_mode="WRAP",  # da4ml takes only WRAP on the input; data are saturated upstream (by the ADC)
-        trainable=False,
-        homogeneous_axis=None,
-        heterogeneous_axis=(),
-    )
+        "kif", place, k0=k, i0=i, f0=f, round_mode=round_mode, overflow_mode=overflow_mode, trainable=False,
+        homogeneous_axis=None, heterogeneous_axis=(),
+    )  # fmt: skip
+
+
+def input_quantizer_config(input_kif: tuple[int, int, int]) -> Any:
+    """The input word: da4ml takes only WRAP on the input; data are saturated upstream (by the ADC)."""
+    return fixed_quantizer_config(input_kif)
 
 
 def build_mlp(net: NetworkConfig, *, input_shape: tuple[int, ...], input_kif: tuple[int, int, int]) -> Any:

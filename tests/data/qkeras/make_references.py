@@ -87,8 +87,7 @@ def seed_everything(seed: int) -> None:
 
 def versions() -> dict:
     out = {"python": sys.version.split()[0]}
-    for dist in ("QKeras", "tensorflow", "tf_keras", "keras",
-                 "tensorflow-model-optimization", "numpy", "h5py"):
+    for dist in ("QKeras", "tensorflow", "tf_keras", "keras", "tensorflow-model-optimization", "numpy", "h5py"):
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:  # pragma: no cover
@@ -113,24 +112,24 @@ def snap(x: np.ndarray, grid: dict) -> np.ndarray:
     if grid["signed"]:
         lo, hi = -(2 ** (b - 1)), 2 ** (b - 1) - 1
     else:
-        lo, hi = 0, 2 ** b - 1
-    k = np.clip(np.round(np.asarray(x, np.float64) * 2.0 ** f), lo, hi)
-    return (k * 2.0 ** -f).astype(np.float32)
+        lo, hi = 0, 2**b - 1
+    k = np.clip(np.round(np.asarray(x, np.float64) * 2.0**f), lo, hi)
+    return (k * 2.0**-f).astype(np.float32)
 
 
 def check_on_grid(x: np.ndarray, grid: dict) -> None:
     k = x.astype(np.float64) * 2.0 ** grid["frac_bits"]
     assert np.all(k == np.round(k)), "input not on grid"
     b = grid["bits"]
-    lo, hi = (-(2 ** (b - 1)), 2 ** (b - 1) - 1) if grid["signed"] else (0, 2 ** b - 1)
+    lo, hi = (-(2 ** (b - 1)), 2 ** (b - 1) - 1) if grid["signed"] else (0, 2**b - 1)
     assert k.min() >= lo and k.max() <= hi, "input outside grid range"
 
 
 def qbits_range(bits: int, integer: int, symmetric: bool = False):
     """(min, max, lsb) of a signed quantized_bits(bits, integer, alpha=1)."""
     lsb = 2.0 ** (integer - (bits - 1))
-    hi = 2.0 ** integer - lsb
-    lo = -(2.0 ** integer) + (lsb if symmetric else 0.0)
+    hi = 2.0**integer - lsb
+    lo = -(2.0**integer) + (lsb if symmetric else 0.0)
     return lo, hi, lsb
 
 
@@ -159,27 +158,43 @@ def reference_inputs(rng, typical, shape, grid, first_q):
     if scale_k is None:
         k = rng.integers(kmin, kmax + 1, size=(n_tie,) + shape)
     else:  # concentrate ties where the data lives
-        k = np.clip(np.round(rng.normal(0.0, scale_k, size=(n_tie,) + shape)),
-                    kmin, kmax).astype(np.int64)
+        k = np.clip(np.round(rng.normal(0.0, scale_k, size=(n_tie,) + shape)), kmin, kmax).astype(np.int64)
     parts.append(snap((2 * k + 1) * (lsb / 2.0), grid))
 
-    edge_vals = np.array([hi, hi - lsb / 2, hi + lsb / 2, hi + lsb, hi - lsb,
-                          hi + 2 * lsb, lo, lo + lsb / 2, lo - lsb / 2, lo - lsb,
-                          lo + lsb, -lsb / 2, lsb / 2, 0.0])
+    edge_vals = np.array(
+        [
+            hi,
+            hi - lsb / 2,
+            hi + lsb / 2,
+            hi + lsb,
+            hi - lsb,
+            hi + 2 * lsb,
+            lo,
+            lo + lsb / 2,
+            lo - lsb / 2,
+            lo - lsb,
+            lo + lsb,
+            -lsb / 2,
+            lsb / 2,
+            0.0,
+        ]
+    )
     e = typical(n_edge)
     mask = rng.random(e.shape) < 0.4
     e = np.where(mask, rng.choice(edge_vals, size=e.shape), e)
     parts.append(snap(e, grid))
 
     b, f = grid["bits"], grid["frac_bits"]
-    glo, ghi = (-(2 ** (b - 1)), 2 ** (b - 1) - 1) if grid["signed"] else (0, 2 ** b - 1)
-    parts.append((rng.integers(glo, ghi + 1, size=(n_uni,) + shape) * 2.0 ** -f)
-                 .astype(np.float32))
+    glo, ghi = (-(2 ** (b - 1)), 2 ** (b - 1) - 1) if grid["signed"] else (0, 2**b - 1)
+    parts.append((rng.integers(glo, ghi + 1, size=(n_uni,) + shape) * 2.0**-f).astype(np.float32))
     x = np.concatenate(parts).astype(np.float32)
     check_on_grid(x, grid)
-    groups = {"typical": [0, n_typ], "ties": [n_typ, n_typ + n_tie],
-              "edges": [n_typ + n_tie, n_typ + n_tie + n_edge],
-              "uniform": [n_typ + n_tie + n_edge, N_REF]}
+    groups = {
+        "typical": [0, n_typ],
+        "ties": [n_typ, n_typ + n_tie],
+        "edges": [n_typ + n_tie, n_typ + n_tie + n_edge],
+        "uniform": [n_typ + n_tie + n_edge, N_REF],
+    }
     return x, groups
 
 
@@ -187,9 +202,11 @@ def quantized_weights(model) -> dict:
     """Kernel/bias as QKeras' own quantiser objects compute them."""
     out = {}
     for layer in model.layers:
-        for wname, qattr in (("kernel", "kernel_quantizer_internal"),
-                             ("recurrent_kernel", "recurrent_quantizer_internal"),
-                             ("bias", "bias_quantizer_internal")):
+        for wname, qattr in (
+            ("kernel", "kernel_quantizer_internal"),
+            ("recurrent_kernel", "recurrent_quantizer_internal"),
+            ("bias", "bias_quantizer_internal"),
+        ):
             q = getattr(layer, qattr, None)
             w = getattr(layer, wname, None)
             if q is None or w is None:
@@ -206,8 +223,7 @@ def quantizer_summary(model) -> dict:
             cfg = layer.get_quantization_config()
             cfg = cfg if isinstance(cfg, dict) else {"activation": cfg}
             # "<function linear at 0x7f...>" -> "linear" (stable across runs)
-            out[layer.name] = {k: re.sub(r"<function (\w+) at 0x[0-9a-f]+>", r"\1", str(v))
-                               for k, v in cfg.items()}
+            out[layer.name] = {k: re.sub(r"<function (\w+) at 0x[0-9a-f]+>", r"\1", str(v)) for k, v in cfg.items()}
         elif layer.__class__.__name__ == "BatchNormalization":
             out[layer.name] = {"note": "plain tf.keras BatchNormalization (float)"}
     return out
@@ -231,8 +247,7 @@ def custom_objects(loader_shim: bool = True) -> dict:
     return co
 
 
-def save_all(name, model, x, groups, y_train_fn, description, grid, first_q,
-             out_dir, extra_manifest=None):
+def save_all(name, model, x, groups, y_train_fn, description, grid, first_q, out_dir, extra_manifest=None):
     d = out_dir / name
     if d.exists():
         shutil.rmtree(d)
@@ -253,14 +268,13 @@ def save_all(name, model, x, groups, y_train_fn, description, grid, first_q,
 
     # ---- self-checks on the written files --------------------------------
     co = custom_objects()
-    m_h5 = keras.models.load_model(str(d / "model.h5"), custom_objects=co,
-                                   compile=False)
-    assert np.array_equal(m_h5.predict(x, batch_size=250, verbose=0), y), \
-        f"{name}: model.h5 reload differs"
+    m_h5 = keras.models.load_model(str(d / "model.h5"), custom_objects=co, compile=False)
+    assert np.array_equal(m_h5.predict(x, batch_size=250, verbose=0), y), f"{name}: model.h5 reload differs"
     m_js = keras.models.model_from_json(json_path.read_text(), custom_objects=co)
     m_js.load_weights(str(d / "weights.h5"))
-    assert np.array_equal(m_js.predict(x, batch_size=250, verbose=0), y), \
+    assert np.array_equal(m_js.predict(x, batch_size=250, verbose=0), y), (
         f"{name}: model.json+weights.h5 reload differs"
+    )
     # qkeras' own utility must agree with the per-layer quantiser calls
     saved = qkeras.utils.model_save_quantized_weights(m_js)
     for lname, entry in saved.items():
@@ -274,13 +288,13 @@ def save_all(name, model, x, groups, y_train_fn, description, grid, first_q,
         if layer.__class__.__name__ == "BatchNormalization":
             mm = layer.moving_mean.numpy()
             mv = layer.moving_variance.numpy()
-            assert np.abs(mm).min() > 1e-3 and np.abs(mv - 1).min() > 1e-3, \
+            assert np.abs(mm).min() > 1e-3 and np.abs(mv - 1).min() > 1e-3, (
                 f"{name}/{layer.name}: BN moving stats look untrained"
+            )
 
     train_metric = y_train_fn(model) if y_train_fn else None
 
-    files = ["model.json", "weights.h5", "model.h5", "reference.npz",
-             "quantized_weights.npz"]
+    files = ["model.json", "weights.h5", "model.h5", "reference.npz", "quantized_weights.npz"]
     manifest = {
         "name": name,
         "description": description,
@@ -290,21 +304,21 @@ def save_all(name, model, x, groups, y_train_fn, description, grid, first_q,
         "first_input_quantizer": first_q,
         "n": int(x.shape[0]),
         "row_groups": groups,
-        "layers": [{"name": lay.name, "class_name": lay.__class__.__name__}
-                   for lay in model.layers],
+        "layers": [{"name": lay.name, "class_name": lay.__class__.__name__} for lay in model.layers],
         "quantizers": quantizer_summary(model),
         "quantized_weight_keys": sorted(qw),
         "training_metric": train_metric,
         "versions": versions(),
         "seed": SEED,
-        "files": {f: {"bytes": (d / f).stat().st_size, "sha256": sha256(d / f)}
-                  for f in files},
+        "files": {f: {"bytes": (d / f).stat().st_size, "sha256": sha256(d / f)} for f in files},
     }
     if extra_manifest:
         manifest.update(extra_manifest)
     (d / "manifest.json").write_text(json.dumps(manifest, indent=1, default=str) + "\n")
-    print(f"[{name}] y range [{y.min():.4g}, {y.max():.4g}], metric {train_metric}, "
-          f"files {sum(v['bytes'] for v in manifest['files'].values())} B")
+    print(
+        f"[{name}] y range [{y.min():.4g}, {y.max():.4g}], metric {train_metric}, "
+        f"files {sum(v['bytes'] for v in manifest['files'].values())} B"
+    )
     return manifest
 
 
@@ -332,9 +346,9 @@ def calo_clusters(rng, n):
             a = rng.uniform(0, np.pi)
             dx, dy = 1.1 * np.cos(a), 1.1 * np.sin(a)
             s = rng.uniform(0.35, 0.6)
-            prof = (np.exp(-((xx - cx - dx) ** 2 + (yy - cy - dy) ** 2) / (2 * s * s))
-                    + rng.uniform(0.4, 1.0)
-                    * np.exp(-((xx - cx + dx) ** 2 + (yy - cy + dy) ** 2) / (2 * s * s)))
+            prof = np.exp(-((xx - cx - dx) ** 2 + (yy - cy - dy) ** 2) / (2 * s * s)) + rng.uniform(0.4, 1.0) * np.exp(
+                -((xx - cx + dx) ** 2 + (yy - cy + dy) ** 2) / (2 * s * s)
+            )
         out[i] = e_tot[i] * prof / prof.sum()
     out += rng.normal(0.0, 0.15, size=out.shape)  # electronic noise
     return out.reshape(n, 25), labels
@@ -394,17 +408,28 @@ def build_dense_tagger():
     h = QActivation(quantized_bits(12, 5, alpha=1), name="q_in")(inp)
     # The bias in front of a BatchNormalization gets no gradient; start it
     # non-zero so that its quantisation (and its folding into BN) is tested.
-    h = QDense(32, kernel_quantizer=quantized_bits(8, 0, alpha=1),
-               bias_quantizer=quantized_bits(8, 3, alpha=1),
-               bias_initializer=keras.initializers.RandomUniform(-1.0, 1.0, seed=7),
-               name="dense1")(h)
+    h = QDense(
+        32,
+        kernel_quantizer=quantized_bits(8, 0, alpha=1),
+        bias_quantizer=quantized_bits(8, 3, alpha=1),
+        bias_initializer=keras.initializers.RandomUniform(-1.0, 1.0, seed=7),
+        name="dense1",
+    )(h)
     h = layers.BatchNormalization(name="bn1")(h)
     h = QActivation("quantized_relu(8,3)", name="relu1")(h)
-    h = QDense(16, kernel_quantizer=quantized_bits(6, 0, alpha=1, symmetric=1),
-               bias_quantizer=quantized_bits(6, 2, alpha=1), name="dense2")(h)
+    h = QDense(
+        16,
+        kernel_quantizer=quantized_bits(6, 0, alpha=1, symmetric=1),
+        bias_quantizer=quantized_bits(6, 2, alpha=1),
+        name="dense2",
+    )(h)
     h = QActivation("quantized_relu(6,2)", name="relu2")(h)
-    h = QDense(3, kernel_quantizer=quantized_bits(8, 1, alpha=1),
-               bias_quantizer=quantized_bits(8, 3, alpha=1), name="dense_out")(h)
+    h = QDense(
+        3,
+        kernel_quantizer=quantized_bits(8, 1, alpha=1),
+        bias_quantizer=quantized_bits(8, 3, alpha=1),
+        name="dense_out",
+    )(h)
     out = QActivation(quantized_bits(16, 6, alpha=1), name="q_out")(h)
     return keras.Model(inp, out, name="dense_tagger")
 
@@ -412,21 +437,28 @@ def build_dense_tagger():
 def build_cnn1d():
     inp = keras.Input(shape=(64, 1), name="waveform")
     h = QActivation("quantized_bits(10,4,alpha=1)", name="q_in")(inp)
-    h = QConv1D(4, 5, kernel_quantizer=quantized_bits(6, 0, alpha=1),
-                bias_quantizer=quantized_bits(6, 2, alpha=1), name="conv1")(h)
+    h = QConv1D(
+        4, 5, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(6, 2, alpha=1), name="conv1"
+    )(h)
     h = QActivation("quantized_relu(6,3)", name="relu1")(h)
     h = layers.MaxPooling1D(2, name="pool1")(h)
-    h = QConv1D(4, 3, kernel_quantizer="quantized_bits(6,0,alpha=1)",
-                bias_quantizer="quantized_bits(6,2,alpha=1)", name="conv2")(h)
+    h = QConv1D(
+        4, 3, kernel_quantizer="quantized_bits(6,0,alpha=1)", bias_quantizer="quantized_bits(6,2,alpha=1)", name="conv2"
+    )(h)
     h = QActivation("quantized_relu(6,3)", name="relu2")(h)
     h = layers.AveragePooling1D(2, name="pool2")(h)
     h = layers.Flatten(name="flatten")(h)
     # fixed power-of-two float alpha: y = 0.5 * quantized_bits(8,1)(w)
-    h = QDense(8, kernel_quantizer=quantized_bits(8, 1, alpha=0.5),
-               bias_quantizer=quantized_bits(8, 3, alpha=1), name="dense1")(h)
+    h = QDense(
+        8, kernel_quantizer=quantized_bits(8, 1, alpha=0.5), bias_quantizer=quantized_bits(8, 3, alpha=1), name="dense1"
+    )(h)
     h = QActivation("quantized_relu(8,3)", name="relu3")(h)
-    out = QDense(1, kernel_quantizer=quantized_bits(8, 2, alpha=1),
-                 bias_quantizer=quantized_bits(8, 4, alpha=1), name="dense_out")(h)
+    out = QDense(
+        1,
+        kernel_quantizer=quantized_bits(8, 2, alpha=1),
+        bias_quantizer=quantized_bits(8, 4, alpha=1),
+        name="dense_out",
+    )(h)
     return keras.Model(inp, out, name="cnn1d")
 
 
@@ -434,27 +466,44 @@ def build_cnn2d():
     model = keras.Sequential(name="cnn2d")
     model.add(keras.Input(shape=(8, 8, 1), name="image"))
     model.add(QActivation(quantized_bits(8, 3, alpha=1), name="q_in"))
-    model.add(QConv2D(3, (3, 3), kernel_quantizer=quantized_bits(6, 0, alpha=1),
-                      bias_quantizer=quantized_bits(6, 2, alpha=1), name="conv1"))
+    model.add(
+        QConv2D(
+            3,
+            (3, 3),
+            kernel_quantizer=quantized_bits(6, 0, alpha=1),
+            bias_quantizer=quantized_bits(6, 2, alpha=1),
+            name="conv1",
+        )
+    )
     model.add(QActivation("quantized_relu(6,2)", name="relu1"))
     model.add(layers.MaxPooling2D((2, 2), name="pool1"))
     model.add(layers.Flatten(name="flatten"))
-    model.add(QDense(4, kernel_quantizer=quantized_bits(8, 1, alpha=1),
-                     bias_quantizer=quantized_bits(8, 3, alpha=1), name="dense_out"))
+    model.add(
+        QDense(
+            4,
+            kernel_quantizer=quantized_bits(8, 1, alpha=1),
+            bias_quantizer=quantized_bits(8, 3, alpha=1),
+            name="dense_out",
+        )
+    )
     model.add(QActivation(quantized_bits(12, 4, alpha=1), name="q_out"))
     return model
 
 
 def build_binary_ternary():
     inp = keras.Input(shape=(16,), name="features")
-    h = QDense(16, kernel_quantizer=ternary(alpha=1),
-               bias_quantizer=quantized_bits(8, 3, alpha=1), name="dense_tern")(inp)
+    h = QDense(16, kernel_quantizer=ternary(alpha=1), bias_quantizer=quantized_bits(8, 3, alpha=1), name="dense_tern")(
+        inp
+    )
     h = QActivation("quantized_relu(4,2)", name="relu1")(h)
-    h = QDense(8, kernel_quantizer=binary(alpha=1),
-               bias_quantizer=quantized_bits(8, 3, alpha=1), name="dense_bin")(h)
+    h = QDense(8, kernel_quantizer=binary(alpha=1), bias_quantizer=quantized_bits(8, 3, alpha=1), name="dense_bin")(h)
     h = QActivation("quantized_tanh(6)", name="tanh1")(h)
-    out = QDense(2, kernel_quantizer=quantized_bits(8, 2, alpha=1),
-                 bias_quantizer=quantized_bits(8, 3, alpha=1), name="dense_out")(h)
+    out = QDense(
+        2,
+        kernel_quantizer=quantized_bits(8, 2, alpha=1),
+        bias_quantizer=quantized_bits(8, 3, alpha=1),
+        name="dense_out",
+    )(h)
     return keras.Model(inp, out, name="binary_ternary")
 
 
@@ -467,6 +516,7 @@ def accuracy_fn(x, labels):
     def f(model):
         p = model.predict(x, batch_size=500, verbose=0)
         return {"accuracy": round(float((p.argmax(1) == labels).mean()), 4)}
+
     return f
 
 
@@ -478,30 +528,46 @@ def make_dense_tagger(out_dir):
     xtr, ltr = calo_clusters(rng, 6000)
     xtr = snap(xtr, grid)
     model = build_dense_tagger()
-    model.compile(optimizer=keras.optimizers.Adam(3e-3),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(
+        optimizer=keras.optimizers.Adam(3e-3), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
     model.fit(xtr, ltr, epochs=6, batch_size=64, shuffle=True, verbose=0)
     xte, lte = calo_clusters(rng, 1000)
-    first_q = {"layer": "q_in", "quantizer": "quantized_bits(12,5,alpha=1)",
-               "lo": lo, "hi": hi, "lsb": lsb, "tie_scale": 300}
-    x, groups = reference_inputs(rng, lambda n: calo_clusters(rng, n)[0], (25,),
-                                 grid, first_q)
+    first_q = {
+        "layer": "q_in",
+        "quantizer": "quantized_bits(12,5,alpha=1)",
+        "lo": lo,
+        "hi": hi,
+        "lsb": lsb,
+        "tie_scale": 300,
+    }
+    x, groups = reference_inputs(rng, lambda n: calo_clusters(rng, n)[0], (25,), grid, first_q)
     return save_all(
-        "dense_tagger", model, x, groups, accuracy_fn(snap(xte, grid), lte),
+        "dense_tagger",
+        model,
+        x,
+        groups,
+        accuracy_fn(snap(xte, grid), lte),
         "5x5 calorimeter cluster (flattened, GeV) -> 3-class tagger logits. "
         "QActivation(quantized_bits(12,5)) input, QDense(32)+BatchNormalization"
         "+quantized_relu(8,3), QDense(16, symmetric kernel)+quantized_relu(6,2), "
         "QDense(3)+QActivation(quantized_bits(16,6)). q_in/q_out were built "
         "with quantiser OBJECTS (serialised as dicts in the JSON); relu1/relu2 "
         "with STRINGS.",
-        grid, first_q, out_dir,
-        {"float_alpha": None,
-         "notes": ["dense2 kernel: quantized_bits(6,0,alpha=1,symmetric=1) -> "
-                   "values in [-31/32, 31/32]",
-                   "bn1 is a plain (float) keras BatchNormalization, epsilon 1e-3",
-                   "QActivation q_in/q_out config['activation'] is a dict "
-                   "{module, class_name, config, registered_name}; QKeras 0.9.0 "
-                   "cannot reload that itself (see README)"]})
+        grid,
+        first_q,
+        out_dir,
+        {
+            "float_alpha": None,
+            "notes": [
+                "dense2 kernel: quantized_bits(6,0,alpha=1,symmetric=1) -> values in [-31/32, 31/32]",
+                "bn1 is a plain (float) keras BatchNormalization, epsilon 1e-3",
+                "QActivation q_in/q_out config['activation'] is a dict "
+                "{module, class_name, config, registered_name}; QKeras 0.9.0 "
+                "cannot reload that itself (see README)",
+            ],
+        },
+    )
 
 
 def make_cnn1d(out_dir):
@@ -521,25 +587,43 @@ def make_cnn1d(out_dir):
         p = m.predict(xte, batch_size=500, verbose=0)[:, 0]
         return {"rmse": round(float(np.sqrt(np.mean((p - ate) ** 2))), 4)}
 
-    first_q = {"layer": "q_in", "quantizer": "quantized_bits(10,4,alpha=1)",
-               "lo": lo, "hi": hi, "lsb": lsb, "tie_scale": 100}
-    x, groups = reference_inputs(rng, lambda n: phonon_pulses(rng, n)[0], (64, 1),
-                                 grid, first_q)
+    first_q = {
+        "layer": "q_in",
+        "quantizer": "quantized_bits(10,4,alpha=1)",
+        "lo": lo,
+        "hi": hi,
+        "lsb": lsb,
+        "tie_scale": 100,
+    }
+    x, groups = reference_inputs(rng, lambda n: phonon_pulses(rng, n)[0], (64, 1), grid, first_q)
     return save_all(
-        "cnn1d", model, x, groups, metric,
+        "cnn1d",
+        model,
+        x,
+        groups,
+        metric,
         "64-sample phonon waveform window -> pulse amplitude (linear output, "
         "no output quantiser). QConv1D(4,5)+quantized_relu(6,3)+MaxPooling1D(2), "
         "QConv1D(4,3)+quantized_relu(6,3)+AveragePooling1D(2), Flatten, "
         "QDense(8, kernel alpha=0.5)+quantized_relu(8,3), QDense(1).",
-        grid, first_q, out_dir,
-        {"float_alpha": {"layer": "dense1", "quantizer": "kernel_quantizer",
-                         "value": 0.5,
-                         "semantics": "q = 0.5 * quantized_bits(8,1)(w): w is "
-                                      "rounded/clipped unscaled, then multiplied "
-                                      "by alpha"},
-         "notes": ["conv2 quantisers were given as strings, conv1 as objects; "
-                   "both serialise to the same dict form",
-                   "valid padding, stride 1, channels_last"]})
+        grid,
+        first_q,
+        out_dir,
+        {
+            "float_alpha": {
+                "layer": "dense1",
+                "quantizer": "kernel_quantizer",
+                "value": 0.5,
+                "semantics": "q = 0.5 * quantized_bits(8,1)(w): w is "
+                "rounded/clipped unscaled, then multiplied "
+                "by alpha",
+            },
+            "notes": [
+                "conv2 quantisers were given as strings, conv1 as objects; both serialise to the same dict form",
+                "valid padding, stride 1, channels_last",
+            ],
+        },
+    )
 
 
 def make_cnn2d(out_dir):
@@ -550,61 +634,93 @@ def make_cnn2d(out_dir):
     xtr, ltr = patterns_8x8(rng, 4000)
     xtr = snap(xtr, grid)
     model = build_cnn2d()
-    model.compile(optimizer=keras.optimizers.Adam(5e-3),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(
+        optimizer=keras.optimizers.Adam(5e-3), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
     model.fit(xtr, ltr, epochs=6, batch_size=64, shuffle=True, verbose=0)
     xte, lte = patterns_8x8(rng, 1000)
-    first_q = {"layer": "q_in", "quantizer": "quantized_bits(8,3,alpha=1)",
-               "lo": lo, "hi": hi, "lsb": lsb, "tie_scale": 30}
-    x, groups = reference_inputs(rng, lambda n: patterns_8x8(rng, n)[0], (8, 8, 1),
-                                 grid, first_q)
+    first_q = {
+        "layer": "q_in",
+        "quantizer": "quantized_bits(8,3,alpha=1)",
+        "lo": lo,
+        "hi": hi,
+        "lsb": lsb,
+        "tie_scale": 30,
+    }
+    x, groups = reference_inputs(rng, lambda n: patterns_8x8(rng, n)[0], (8, 8, 1), grid, first_q)
     return save_all(
-        "cnn2d", model, x, groups, accuracy_fn(snap(xte, grid), lte),
+        "cnn2d",
+        model,
+        x,
+        groups,
+        accuracy_fn(snap(xte, grid), lte),
         "8x8x1 image -> 4 pattern-class logits (Sequential model). "
         "QActivation(quantized_bits(8,3)), QConv2D(3,(3,3))+quantized_relu(6,2), "
         "MaxPooling2D(2,2), Flatten, QDense(4)+QActivation(quantized_bits(12,4)).",
-        grid, first_q, out_dir,
-        {"float_alpha": None,
-         "notes": ["keras.Sequential: model.json class_name is 'Sequential' and "
-                   "its config has no inbound_nodes (layers in order, the first "
-                   "entry is the InputLayer)"]})
+        grid,
+        first_q,
+        out_dir,
+        {
+            "float_alpha": None,
+            "notes": [
+                "keras.Sequential: model.json class_name is 'Sequential' and "
+                "its config has no inbound_nodes (layers in order, the first "
+                "entry is the InputLayer)"
+            ],
+        },
+    )
 
 
 def make_binary_ternary(out_dir):
     seed_everything(SEED + 4)
     rng = np.random.default_rng(SEED + 4)
     grid = {"bits": 16, "frac_bits": 10, "signed": True}
-    lo, hi = -32.0, 32.0 - 2.0 ** -10
+    lo, hi = -32.0, 32.0 - 2.0**-10
     xtr, ltr = sparse_features(rng, 6000)
     xtr = snap(xtr, grid)
     model = build_binary_ternary()
-    model.compile(optimizer=keras.optimizers.Adam(3e-3),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(
+        optimizer=keras.optimizers.Adam(3e-3), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
     model.fit(xtr, ltr, epochs=8, batch_size=64, shuffle=True, verbose=0)
     xte, lte = sparse_features(rng, 1000)
     # No input quantiser: "ties" rows use the coarse grid 2**-3 so that the
     # ternary sums land on half-LSB ties (odd multiples of 0.125) of relu1's
     # quantized_relu(4,2) (lsb 0.25) often; "edges" use the grid's own limits.
-    first_q = {"layer": None, "quantizer": None,
-               "note": "no input quantiser; first quantiser is relu1 = "
-                       "quantized_relu(4,2) (lsb 0.25) after the ternary QDense. "
-                       "'ties' rows are odd multiples of 2**-3.",
-               "lo": lo, "hi": hi, "lsb": 0.25, "tie_scale": 12}
-    x, groups = reference_inputs(rng, lambda n: sparse_features(rng, n)[0], (16,),
-                                 grid, first_q)
+    first_q = {
+        "layer": None,
+        "quantizer": None,
+        "note": "no input quantiser; first quantiser is relu1 = "
+        "quantized_relu(4,2) (lsb 0.25) after the ternary QDense. "
+        "'ties' rows are odd multiples of 2**-3.",
+        "lo": lo,
+        "hi": hi,
+        "lsb": 0.25,
+        "tie_scale": 12,
+    }
+    x, groups = reference_inputs(rng, lambda n: sparse_features(rng, n)[0], (16,), grid, first_q)
     return save_all(
-        "binary_ternary", model, x, groups, accuracy_fn(snap(xte, grid), lte),
+        "binary_ternary",
+        model,
+        x,
+        groups,
+        accuracy_fn(snap(xte, grid), lte),
         "16 features (no input quantiser; inputs on a signed 16-bit grid with "
         "6 integer bits incl. sign = frac_bits 10) -> QDense(16, ternary(alpha=1) "
         "kernel)+quantized_relu(4,2) -> QDense(8, binary(alpha=1) kernel)+"
         "quantized_tanh(6) (hard tanh mode: use_real_tanh=False) -> QDense(2).",
-        grid, first_q, out_dir,
-        {"float_alpha": None,
-         "notes": ["ternary(alpha=1): threshold None -> fixed 0.33: "
-                   "q = sign(w) if |w| >= 0.33 else 0",
-                   "binary(alpha=1): q = +1 if w >= 0 else -1 (0 maps to +1)",
-                   "quantized_tanh(6) default (use_real_tanh=False): "
-                   "clip(round(32*clip(x,-1,1))/32, -1, 31/32)"]})
+        grid,
+        first_q,
+        out_dir,
+        {
+            "float_alpha": None,
+            "notes": [
+                "ternary(alpha=1): threshold None -> fixed 0.33: q = sign(w) if |w| >= 0.33 else 0",
+                "binary(alpha=1): q = +1 if w >= 0 else -1 (0 maps to +1)",
+                "quantized_tanh(6) default (use_real_tanh=False): clip(round(32*clip(x,-1,1))/32, -1, 31/32)",
+            ],
+        },
+    )
 
 
 def build_dense_auto_po2():
@@ -612,11 +728,18 @@ def build_dense_auto_po2():
     model.add(keras.Input(shape=(16,), name="features"))
     model.add(QActivation(quantized_bits(10, 4, alpha=1), name="q_in"))
     # no alpha: QDense turns it into alpha="auto_po2", symmetric (QKeras' default for kernels)
-    model.add(QDense(16, kernel_quantizer=quantized_bits(6, 0),
-                     bias_quantizer=quantized_bits(8, 3, alpha=1), name="dense1"))
+    model.add(
+        QDense(16, kernel_quantizer=quantized_bits(6, 0), bias_quantizer=quantized_bits(8, 3, alpha=1), name="dense1")
+    )
     model.add(QActivation("quantized_relu(6,2)", name="relu1"))
-    model.add(QDense(4, kernel_quantizer=quantized_bits(4, 1, alpha="auto_po2"),
-                     bias_quantizer=quantized_bits(8, 3, alpha=1), name="dense_out"))
+    model.add(
+        QDense(
+            4,
+            kernel_quantizer=quantized_bits(4, 1, alpha="auto_po2"),
+            bias_quantizer=quantized_bits(8, 3, alpha=1),
+            name="dense_out",
+        )
+    )
     return model
 
 
@@ -628,22 +751,36 @@ def make_dense_auto_po2(out_dir):
     xtr, ltr = sparse_features(rng, 6000)
     xtr = snap(xtr, grid)
     model = build_dense_auto_po2()
-    model.compile(optimizer=keras.optimizers.Adam(3e-3),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(
+        optimizer=keras.optimizers.Adam(3e-3), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
     model.fit(xtr, ltr % 4, epochs=6, batch_size=64, shuffle=True, verbose=0)
     xte, lte = sparse_features(rng, 1000)
-    first_q = {"layer": "q_in", "quantizer": "quantized_bits(10,4,alpha=1)",
-               "lo": lo, "hi": hi, "lsb": lsb, "tie_scale": 12}
-    x, groups = reference_inputs(rng, lambda n: sparse_features(rng, n)[0], (16,),
-                                 grid, first_q)
+    first_q = {
+        "layer": "q_in",
+        "quantizer": "quantized_bits(10,4,alpha=1)",
+        "lo": lo,
+        "hi": hi,
+        "lsb": lsb,
+        "tie_scale": 12,
+    }
+    x, groups = reference_inputs(rng, lambda n: sparse_features(rng, n)[0], (16,), grid, first_q)
     return save_all(
-        "dense_auto_po2", model, x, groups, accuracy_fn(snap(xte, grid), lte % 4),
+        "dense_auto_po2",
+        model,
+        x,
+        groups,
+        accuracy_fn(snap(xte, grid), lte % 4),
         "16 features -> QActivation(quantized_bits(10,4)) -> QDense(16, kernel "
         "quantized_bits(6,0) given WITHOUT alpha, which QKeras saves as "
         "alpha='auto_po2', symmetric) + quantized_relu(6,2) -> QDense(4, kernel "
         "quantized_bits(4,1,alpha='auto_po2')). Per-output-channel power-of-two "
         "scales found by QKeras' least-squares search from the weights.",
-        grid, first_q, out_dir, {"float_alpha": None, "notes": []})
+        grid,
+        first_q,
+        out_dir,
+        {"float_alpha": None, "notes": []},
+    )
 
 
 def make_unsupported(out_dir):
@@ -663,57 +800,90 @@ def make_unsupported(out_dir):
         model.fit(xs, ys, epochs=1, batch_size=32, verbose=0)
         model.save(str(d / "model.h5"), save_format="h5")
         # the file must at least reload in QKeras itself
-        keras.models.load_model(str(d / "model.h5"), custom_objects=custom_objects(),
-                                compile=False)
-        cases[case] = {"file": f"{case}/model.h5", "contains": contains,
-                       "why_unsupported": why,
-                       "bytes": (d / "model.h5").stat().st_size,
-                       "sha256": sha256(d / "model.h5")}
+        keras.models.load_model(str(d / "model.h5"), custom_objects=custom_objects(), compile=False)
+        cases[case] = {
+            "file": f"{case}/model.h5",
+            "contains": contains,
+            "why_unsupported": why,
+            "bytes": (d / "model.h5").stat().st_size,
+            "sha256": sha256(d / "model.h5"),
+        }
 
     # QKeras 0.9.0's QSimpleRNNCell/QLSTMCell/QGRUCell call
     # tensorflow.python.util.nest.is_sequence, which TF >= 2.16 no longer has
     # (renamed is_nested).  Runtime alias only; the saved files are unaffected.
     from tensorflow.python.util import nest as _tf_nest
+
     if not hasattr(_tf_nest, "is_sequence"):
         _tf_nest.is_sequence = _tf_nest.is_nested
 
     seed_everything(SEED + 50)
     inp = keras.Input(shape=(8, 4), name="seq")
-    h = QSimpleRNN(4, kernel_quantizer=quantized_bits(6, 0, alpha=1),
-                   recurrent_quantizer=quantized_bits(6, 0, alpha=1),
-                   bias_quantizer=quantized_bits(6, 2, alpha=1),
-                   state_quantizer=quantized_bits(8, 2, alpha=1), name="rnn")(inp)
-    out = QDense(1, kernel_quantizer=quantized_bits(6, 0, alpha=1),
-                 bias_quantizer=quantized_bits(6, 2, alpha=1), name="dense_out")(h)
-    save("qsimplernn", keras.Model(inp, out, name="qsimplernn"),
-         "QSimpleRNN(4) over an (8,4) sequence, then QDense(1)",
-         "recurrent layer (QSimpleRNN)")
+    h = QSimpleRNN(
+        4,
+        kernel_quantizer=quantized_bits(6, 0, alpha=1),
+        recurrent_quantizer=quantized_bits(6, 0, alpha=1),
+        bias_quantizer=quantized_bits(6, 2, alpha=1),
+        state_quantizer=quantized_bits(8, 2, alpha=1),
+        name="rnn",
+    )(inp)
+    out = QDense(
+        1,
+        kernel_quantizer=quantized_bits(6, 0, alpha=1),
+        bias_quantizer=quantized_bits(6, 2, alpha=1),
+        name="dense_out",
+    )(h)
+    save(
+        "qsimplernn",
+        keras.Model(inp, out, name="qsimplernn"),
+        "QSimpleRNN(4) over an (8,4) sequence, then QDense(1)",
+        "recurrent layer (QSimpleRNN)",
+    )
 
     inp = keras.Input(shape=(8, 4), name="seq")
-    h = QLSTM(3, kernel_quantizer=quantized_bits(6, 0, alpha=1),
-              recurrent_quantizer=quantized_bits(6, 0, alpha=1),
-              bias_quantizer=quantized_bits(6, 2, alpha=1), name="lstm")(inp)
-    out = QDense(1, kernel_quantizer=quantized_bits(6, 0, alpha=1),
-                 bias_quantizer=quantized_bits(6, 2, alpha=1), name="dense_out")(h)
-    save("qlstm", keras.Model(inp, out, name="qlstm"),
-         "QLSTM(3) over an (8,4) sequence, then QDense(1)",
-         "recurrent layer (QLSTM)")
+    h = QLSTM(
+        3,
+        kernel_quantizer=quantized_bits(6, 0, alpha=1),
+        recurrent_quantizer=quantized_bits(6, 0, alpha=1),
+        bias_quantizer=quantized_bits(6, 2, alpha=1),
+        name="lstm",
+    )(inp)
+    out = QDense(
+        1,
+        kernel_quantizer=quantized_bits(6, 0, alpha=1),
+        bias_quantizer=quantized_bits(6, 2, alpha=1),
+        name="dense_out",
+    )(h)
+    save(
+        "qlstm",
+        keras.Model(inp, out, name="qlstm"),
+        "QLSTM(3) over an (8,4) sequence, then QDense(1)",
+        "recurrent layer (QLSTM)",
+    )
 
     inp = keras.Input(shape=(8,), name="x")
     h = QActivation("quantized_bits(8,3,alpha=1)", name="q_in")(inp)
-    out = QDense(4, kernel_quantizer=quantized_po2(4),
-                 bias_quantizer=quantized_bits(8, 3, alpha=1), name="dense_po2")(h)
-    save("quantized_po2_kernel", keras.Model(inp, out, name="po2_kernel"),
-         "QDense(4) whose kernel_quantizer is quantized_po2(4)",
-         "power-of-two (logarithmic) weight quantiser")
+    out = QDense(4, kernel_quantizer=quantized_po2(4), bias_quantizer=quantized_bits(8, 3, alpha=1), name="dense_po2")(
+        h
+    )
+    save(
+        "quantized_po2_kernel",
+        keras.Model(inp, out, name="po2_kernel"),
+        "QDense(4) whose kernel_quantizer is quantized_po2(4)",
+        "power-of-two (logarithmic) weight quantiser",
+    )
 
     # alpha='auto_po2' (and a kernel quantiser given without alpha, which QKeras saves as it) is
     # imported: see dense_auto_po2, a model with reference predictions.
 
-    manifest = {"description": "Small QKeras 0.9.0 models (model.h5 only) that "
-                               "the importer must refuse with a clear message. "
-                               "No reference predictions.",
-                "cases": cases, "versions": versions(), "seed": SEED}
+    manifest = {
+        "description": "Small QKeras 0.9.0 models (model.h5 only) that "
+        "the importer must refuse with a clear message. "
+        "No reference predictions.",
+        "cases": cases,
+        "versions": versions(),
+        "seed": SEED,
+    }
     (root / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     print(f"[unsupported] {len(cases)} cases")
     return manifest
@@ -721,19 +891,28 @@ def make_unsupported(out_dir):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", type=Path, default=HERE,
-                    help="output folder (default: the folder of this script)")
-    ap.add_argument("--only", nargs="*", default=None,
-                    help="subset of: dense_tagger cnn1d cnn2d binary_ternary dense_auto_po2 unsupported")
+    ap.add_argument("--out", type=Path, default=HERE, help="output folder (default: the folder of this script)")
+    ap.add_argument(
+        "--only",
+        nargs="*",
+        default=None,
+        help="subset of: dense_tagger cnn1d cnn2d binary_ternary dense_auto_po2 unsupported",
+    )
     args = ap.parse_args(argv)
     tf.config.experimental.enable_op_determinism()
     tf.config.threading.set_inter_op_parallelism_threads(1)
     tf.config.threading.set_intra_op_parallelism_threads(1)
-    assert tf.keras.__name__.startswith("tf_keras") or "tf_keras" in str(tf.keras), \
+    assert tf.keras.__name__.startswith("tf_keras") or "tf_keras" in str(tf.keras), (
         "tf.keras must be tf_keras (TF_USE_LEGACY_KERAS=1)"
-    makers = {"dense_tagger": make_dense_tagger, "cnn1d": make_cnn1d,
-              "cnn2d": make_cnn2d, "binary_ternary": make_binary_ternary,
-              "dense_auto_po2": make_dense_auto_po2, "unsupported": make_unsupported}
+    )
+    makers = {
+        "dense_tagger": make_dense_tagger,
+        "cnn1d": make_cnn1d,
+        "cnn2d": make_cnn2d,
+        "binary_ternary": make_binary_ternary,
+        "dense_auto_po2": make_dense_auto_po2,
+        "unsupported": make_unsupported,
+    }
     todo = args.only or list(makers)
     args.out.mkdir(parents=True, exist_ok=True)
     for name in todo:

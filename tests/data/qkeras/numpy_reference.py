@@ -28,31 +28,52 @@ F32 = np.float32
 
 # positional-argument order of each quantiser's __init__ in QKeras 0.9.0
 SIGNATURES = {
-    "quantized_bits": ["bits", "integer", "symmetric", "keep_negative", "alpha",
-                       "use_stochastic_rounding", "scale_axis", "qnoise_factor",
-                       "var_name", "use_ste", "use_variables"],
-    "quantized_relu": ["bits", "integer", "use_sigmoid", "negative_slope",
-                       "use_stochastic_rounding", "relu_upper_bound",
-                       "is_quantized_clip", "qnoise_factor", "var_name",
-                       "use_ste", "use_variables"],
-    "quantized_tanh": ["bits", "use_stochastic_rounding", "symmetric",
-                       "use_real_tanh"],
-    "quantized_sigmoid": ["bits", "symmetric", "use_real_sigmoid",
-                          "use_stochastic_rounding"],
+    "quantized_bits": [
+        "bits",
+        "integer",
+        "symmetric",
+        "keep_negative",
+        "alpha",
+        "use_stochastic_rounding",
+        "scale_axis",
+        "qnoise_factor",
+        "var_name",
+        "use_ste",
+        "use_variables",
+    ],
+    "quantized_relu": [
+        "bits",
+        "integer",
+        "use_sigmoid",
+        "negative_slope",
+        "use_stochastic_rounding",
+        "relu_upper_bound",
+        "is_quantized_clip",
+        "qnoise_factor",
+        "var_name",
+        "use_ste",
+        "use_variables",
+    ],
+    "quantized_tanh": ["bits", "use_stochastic_rounding", "symmetric", "use_real_tanh"],
+    "quantized_sigmoid": ["bits", "symmetric", "use_real_sigmoid", "use_stochastic_rounding"],
     "binary": ["use_01", "alpha", "use_stochastic_rounding"],
-    "ternary": ["alpha", "threshold", "use_stochastic_rounding",
-                "number_of_unrolls"],
+    "ternary": ["alpha", "threshold", "use_stochastic_rounding", "number_of_unrolls"],
 }
 DEFAULTS = {
-    "quantized_bits": dict(bits=8, integer=0, symmetric=0, keep_negative=True,
-                           alpha=None, use_stochastic_rounding=False),
-    "quantized_relu": dict(bits=8, integer=0, use_sigmoid=0, negative_slope=0.0,
-                           use_stochastic_rounding=False, relu_upper_bound=None,
-                           is_quantized_clip=True),
-    "quantized_tanh": dict(bits=8, use_stochastic_rounding=False, symmetric=False,
-                           use_real_tanh=False),
-    "quantized_sigmoid": dict(bits=8, symmetric=False, use_real_sigmoid=False,
-                              use_stochastic_rounding=False),
+    "quantized_bits": dict(
+        bits=8, integer=0, symmetric=0, keep_negative=True, alpha=None, use_stochastic_rounding=False
+    ),
+    "quantized_relu": dict(
+        bits=8,
+        integer=0,
+        use_sigmoid=0,
+        negative_slope=0.0,
+        use_stochastic_rounding=False,
+        relu_upper_bound=None,
+        is_quantized_clip=True,
+    ),
+    "quantized_tanh": dict(bits=8, use_stochastic_rounding=False, symmetric=False, use_real_tanh=False),
+    "quantized_sigmoid": dict(bits=8, symmetric=False, use_real_sigmoid=False, use_stochastic_rounding=False),
     "binary": dict(use_01=False, alpha=None, use_stochastic_rounding=False),
     "ternary": dict(alpha=None, threshold=None, use_stochastic_rounding=False),
 }
@@ -119,7 +140,7 @@ def quantize(spec, x):
             raise NotImplementedError("stochastic rounding")
         kn = int(bool(c["keep_negative"]))
         unsigned = c["bits"] - kn
-        m = 2.0 ** unsigned
+        m = 2.0**unsigned
         mi = 2.0 ** c["integer"]
         if unsigned > 0:
             p = x.astype(np.float64) * m / mi
@@ -145,15 +166,13 @@ def quantize(spec, x):
         m = F32(2.0 ** (c["bits"] - 1))
         hs = np.clip(F32(0.5) * x + F32(0.5), F32(0), F32(1)).astype(F32)
         p = (F32(2.0) * hs - F32(1.0)).astype(F32)
-        return np.clip(np.round(p * m) / m, -1.0 + float(c["symmetric"]) / m,
-                       1.0 - 1.0 / m).astype(F32)
+        return np.clip(np.round(p * m) / m, -1.0 + float(c["symmetric"]) / m, 1.0 - 1.0 / m).astype(F32)
     if name == "quantized_sigmoid":
         if c["use_real_sigmoid"]:
             raise NotImplementedError("use_real_sigmoid")
         m = F32(2.0 ** c["bits"])
         p = np.clip(F32(0.5) * x + F32(0.5), F32(0), F32(1)).astype(F32)
-        return np.clip(np.round(p * m) / m, float(c["symmetric"]) / m,
-                       1.0 - 1.0 / m).astype(F32)
+        return np.clip(np.round(p * m) / m, float(c["symmetric"]) / m, 1.0 - 1.0 / m).astype(F32)
     if name == "binary":
         if isinstance(c["alpha"], str) or c["use_stochastic_rounding"]:
             raise NotImplementedError("binary auto alpha / stochastic")
@@ -202,7 +221,7 @@ def _conv1d(x, k, b):
     kw, _, co = k.shape
     out = np.zeros((n, t - kw + 1, co))
     for j in range(kw):
-        out += x[:, j:j + t - kw + 1, :].astype(np.float64) @ k[j].astype(np.float64)
+        out += x[:, j : j + t - kw + 1, :].astype(np.float64) @ k[j].astype(np.float64)
     return out + b
 
 
@@ -212,8 +231,7 @@ def _conv2d(x, k, b):
     out = np.zeros((n, h - kh + 1, w - kw + 1, co))
     for i in range(kh):
         for j in range(kw):
-            out += (x[:, i:i + h - kh + 1, j:j + w - kw + 1, :].astype(np.float64)
-                    @ k[i, j].astype(np.float64))
+            out += x[:, i : i + h - kh + 1, j : j + w - kw + 1, :].astype(np.float64) @ k[i, j].astype(np.float64)
     return out + b
 
 
@@ -232,9 +250,11 @@ def run_model(model_dir: Path, x: np.ndarray):
         if cls == "QActivation":
             h = quantize(c["activation"], h)
         elif cls in ("QDense", "QConv1D", "QConv2D"):
-            if c.get("padding", "valid") != "valid" or any(
-                    s != 1 for s in c.get("strides", [1])) or any(
-                    d != 1 for d in c.get("dilation_rate", [1])):
+            if (
+                c.get("padding", "valid") != "valid"
+                or any(s != 1 for s in c.get("strides", [1]))
+                or any(d != 1 for d in c.get("dilation_rate", [1]))
+            ):
                 raise NotImplementedError("only valid/stride 1/dilation 1")
             k = quantize(c["kernel_quantizer"], w["kernel"]) if c["kernel_quantizer"] else w["kernel"]
             qweights[f"{name}/kernel"] = k
@@ -261,12 +281,12 @@ def run_model(model_dir: Path, x: np.ndarray):
             p = c["pool_size"][0]
             n, t, ch = h.shape
             t2 = t // p
-            r = h[:, :t2 * p].reshape(n, t2, p, ch)
+            r = h[:, : t2 * p].reshape(n, t2, p, ch)
             h = r.max(axis=2) if cls.startswith("Max") else (r.sum(axis=2) / p).astype(F32)
         elif cls == "MaxPooling2D":
             ph, pw = c["pool_size"]
             n, hh, ww, ch = h.shape
-            r = h[:, :hh // ph * ph, :ww // pw * pw].reshape(n, hh // ph, ph, ww // pw, pw, ch)
+            r = h[:, : hh // ph * ph, : ww // pw * pw].reshape(n, hh // ph, ph, ww // pw, pw, ch)
             h = r.max(axis=(2, 4))
         elif cls == "Flatten":
             h = h.reshape(h.shape[0], -1)
@@ -283,9 +303,11 @@ def check(model_dir: Path) -> int:
     bad_w = sum(int(np.sum(qw[k] != ref_qw[k])) for k in ref_qw.files)
     diff = y != ref["y"]
     err = float(np.max(np.abs(y - ref["y"]))) if diff.any() else 0.0
-    print(f"{model_dir.name:16s} weight mismatches {bad_w:4d}   "
-          f"output mismatches {int(diff.sum()):4d}/{diff.size} "
-          f"(rows {int(diff.any(axis=tuple(range(1, diff.ndim))).sum())}), max |dy| {err:.3g}")
+    print(
+        f"{model_dir.name:16s} weight mismatches {bad_w:4d}   "
+        f"output mismatches {int(diff.sum()):4d}/{diff.size} "
+        f"(rows {int(diff.any(axis=tuple(range(1, diff.ndim))).sum())}), max |dy| {err:.3g}"
+    )
     return bad_w + int(diff.sum())
 
 
