@@ -34,7 +34,7 @@ def _import(tmp_path: Path, name: str, fmt: str, **kw) -> Path:
 
 
 def test_the_reference_files_cover_what_the_issue_asks() -> None:
-    assert {"dense_tagger", "cnn1d", "cnn2d", "binary_ternary", "dense_auto_po2"} <= set(MODELS)
+    assert {"dense_tagger", "cnn1d", "cnn2d", "binary_ternary", "dense_auto_po2", "sign_weights_sigmoid"} <= set(MODELS)
     for name in MODELS:
         with np.load(DATA / name / "reference.npz") as ref:
             assert len(ref["x"]) >= 1000 and len(ref["y"]) == len(ref["x"])
@@ -202,14 +202,28 @@ def test_convergent_rounding_in_da4ml_matches_round_half_to_even() -> None:
 def test_unknown_and_unsupported_quantisers_say_why() -> None:
     with pytest.raises(ConversionError, match="unknown quantiser foo"):
         quantizers.parse("foo(3)", "layer x")
-    with pytest.raises(ConversionError, match="alpha='auto', a scale QKeras searches for at run time"):
+    with pytest.raises(ConversionError, match="alpha='auto', a float scale QKeras searches for at run time"):
         quantizers.parse("quantized_bits(8,0,alpha='auto')", "layer x")
+    with pytest.raises(ConversionError, match="alpha='auto', a float scale"):
+        quantizers.parse({"class_name": "ternary", "config": {"alpha": "auto"}}, "layer x")
     with pytest.raises(ConversionError, match="scales activations by alpha=auto_po2"):
         quantizers.data_format(quantizers.parse("quantized_bits(8,0,1,alpha='auto_po2')", "l"), "l")
     with pytest.raises(ConversionError, match="rounds stochastically"):
         quantizers.parse("quantized_bits(8,0,use_stochastic_rounding=True)", "layer x")
     with pytest.raises(ConversionError, match="real tanh, which would need a lookup table"):
         quantizers.data_format(quantizers.parse("quantized_tanh(8,use_real_tanh=True)", "l"), "l")
+    with pytest.raises(ConversionError, match="real sigmoid, which would need a lookup table"):
+        quantizers.data_format(quantizers.parse("quantized_sigmoid(8,use_real_sigmoid=True)", "l"), "l")
+    with pytest.raises(ConversionError, match="is symmetric: its lowest value is 2\\*\\*-bits"):
+        quantizers.data_format(quantizers.parse("quantized_sigmoid(6,symmetric=True)", "l"), "l")
+
+
+def test_the_hard_sigmoid_is_an_exact_affine_step_then_a_fraction_only_quantiser() -> None:
+    sigmoid = quantizers.parse("quantized_sigmoid(6)", "t")
+    assert isinstance(sigmoid, quantizers.Quantizer)
+    assert str(quantizers.data_format(sigmoid, "t")) == "ufixed<6,0>"
+    assert quantizers.affine_before(sigmoid) == (0.5, 0.5)
+    assert quantizers.affine_before(quantizers.parse("quantized_tanh(6)", "t")) is None
 
 
 @pytest.mark.parametrize("name", MODELS)

@@ -12,8 +12,11 @@ What QKeras 0.9.0 computes (``qkeras/quantizers.py``), all in float32, ``round``
 - ``quantized_relu(bits, integer)``: ``clip(round(x * 2**(bits - integer)), 0, 2**bits - 1) * 2**(integer - bits)``.
 - ``quantized_tanh(bits, symmetric)``: by default the hard tanh ``clip(x, -1, 1)`` quantised to ``bits - 1``
   fraction bits and a sign, saturating; ``use_real_tanh`` takes the real tanh.
+- ``quantized_sigmoid(bits)``: by default the hard sigmoid ``clip(0.5 x + 0.5, 0, 1)`` quantised to ``bits``
+  fraction bits, saturating below 1; ``use_real_sigmoid`` takes the real sigmoid.
 - ``binary(alpha)``: ``alpha * sign(x)``, 0 taken as +1; ``ternary(alpha, threshold=0.33)``:
-  ``alpha * sign(x) * (|x| >= threshold)``.
+  ``alpha * sign(x) * (|x| >= threshold)``. As kernel quantisers without an alpha, QKeras' layers turn
+  both (and ``quantized_bits``) into ``alpha='auto_po2'``, a power-of-two scale per output channel.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ SIGNATURES: dict[str, dict[str, Any]] = {
         "use_ste": True, "use_variables": False,
     },
     "quantized_tanh": {"bits": 8, "use_stochastic_rounding": False, "symmetric": False, "use_real_tanh": False},
+    "quantized_sigmoid": {"bits": 8, "symmetric": False, "use_real_sigmoid": False, "use_stochastic_rounding": False},
     "binary": {"use_01": False, "alpha": None, "use_stochastic_rounding": False},
     "ternary": {"alpha": None, "threshold": None, "use_stochastic_rounding": False, "number_of_unrolls": 5},
 }  # fmt: skip
@@ -50,8 +54,6 @@ UNSUPPORTED = {
     "multipliers the firmware back-ends do not build from it",
     "quantized_relu_po2": "a power-of-two (logarithmic) ReLU: its values are 2**k, which needs shift-based "
     "multipliers the firmware back-ends do not build from it",
-    "quantized_sigmoid": "the hard sigmoid quantises 0.5 x + 0.5, an affine step before the quantiser that the "
-    "rebuilt model does not insert yet (the real sigmoid would need a lookup table)",
     "quantized_ulaw": "a mu-law (logarithmic) quantiser, not a fixed-point one",
     "stochastic_binary": "stochastic rounding has no deterministic firmware",
     "stochastic_ternary": "stochastic rounding has no deterministic firmware",
@@ -97,7 +99,7 @@ def parse(value: Any, where: str) -> Quantizer | str | None:
     if isinstance(value, dict):
         name = value.get("class_name")
         config = value.get("config", {})
-        if name in ("quantized_bits", "quantized_relu", "quantized_tanh", "binary", "ternary") or name in UNSUPPORTED:
+        if name in SIGNATURES or name in UNSUPPORTED:
             return _fill(str(name), (), dict(config), f"{name}({config})", where)
         raise ConversionError(f"{where}: unknown quantiser or activation {value!r}")
     text = str(value).strip()
@@ -133,11 +135,11 @@ def _fill(name: str, args: tuple[Any, ...], kwargs: dict[str, Any], text: str, w
     params |= kwargs
     if params.get("use_stochastic_rounding"):
         raise ConversionError(f"{where}: {text} rounds stochastically, which has no deterministic firmware")
-    if isinstance(params.get("alpha"), str) and (name, params["alpha"]) != ("quantized_bits", "auto_po2"):
+    if isinstance(params.get("alpha"), str) and params["alpha"] != "auto_po2":
         raise ConversionError(
-            f"{where}: {text} has alpha={params['alpha']!r}, a scale QKeras searches for at run time; only "
-            "quantized_bits' 'auto_po2' (a power of two per channel, exact in fixed point) is imported. Re-save "
-            "the model with alpha 1, a fixed power of two, or 'auto_po2'"
+            f"{where}: {text} has alpha={params['alpha']!r}, a float scale QKeras searches for at run time; only "
+            "'auto_po2' (a power of two per channel, exact in fixed point) is imported. Re-save the model with "
+            "alpha 1, a fixed power of two, or 'auto_po2'"
         )
     if params.get("qnoise_factor", 1.0) != 1.0:
         raise ConversionError(f"{where}: {text} has qnoise_factor {params['qnoise_factor']}; only 1.0 is imported")
@@ -151,28 +153,49 @@ def _log2_rounded(v: np.ndarray) -> np.ndarray:
     return np.power(f32(2.0), exponent).astype(f32)
 
 
+def _channel_axes(w: np.ndarray) -> tuple[int, ...] | None:
+    """The axes QKeras averages over for a per-channel scale: all but the last (channels last); none for 1-D."""
+    return tuple(range(w.ndim - 1)) if w.ndim > 1 else None
+
+
+def _lsq_po2(x: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """QKeras' ``_get_scale(alpha='auto_po2')``: the least-squares scale of ``z`` to ``x`` per channel, a power of 2."""
+    f32 = np.float32
+    axes = _channel_axes(x)
+    if axes is None:  # a 1-D tensor: a scale per element
+        qx, qq = x * z, z * z
+    else:
+        qx = np.mean(x * z, axis=axes, keepdims=True, dtype=f32)
+        qq = np.mean(z * z, axis=axes, keepdims=True, dtype=f32)
+    return _log2_rounded((qx / (qq + f32(1e-7))).astype(f32))
+
+
 def _auto_po2(q: Quantizer, w: np.ndarray) -> np.ndarray:
     """QKeras' ``alpha='auto_po2'``: per output channel, the power-of-two scale its least-squares search settles on.
 
-    The scale is taken over every axis but the last (channels last), five refinements, as
-    ``quantized_bits.__call__`` and ``_get_scale`` do it; the result is ``scale * 2**integer * z`` with
-    ``|z| <= levels / 2``: a power of two times an integer, exact in fixed point.
+    As ``quantized_bits.__call__``, ``binary.__call__`` and ``ternary.__call__`` compute it, in float32: the
+    result is a power of two per channel times a small integer, exact in fixed point.
     """
     f32 = np.float32
-    axis = tuple(range(w.ndim - 1)) if w.ndim > 1 else (0,)
+    if q.name == "binary":
+        z = np.sign(w) + (f32(1.0) - np.abs(np.sign(w)))
+        if q["use_01"]:
+            z = (z + f32(1.0)) / f32(2.0)
+        return (_lsq_po2(w, z) * z).astype(f32)
+    if q.name == "ternary":
+        scale = _log2_rounded(f32(2.0) * np.max(np.abs(w), axis=_channel_axes(w), keepdims=True) / f32(3.0))
+        for _ in range(int(q["number_of_unrolls"])):
+            z = (np.abs(scale * np.round(w / scale)) >= scale / f32(2.0)) * np.sign(w)
+            scale = _lsq_po2(w, z.astype(f32))
+        return (scale * z).astype(f32)
     m_i = f32(2.0 ** q["integer"])
     x = (w / m_i).astype(f32)
     levels = f32((2 ** (q["bits"] - 1) - 1) * 2)  # 'auto*' forces symmetric
-    scale = _log2_rounded((np.max(np.abs(x), axis=axis, keepdims=True) * f32(2.0)) / levels)
+    scale = _log2_rounded((np.max(np.abs(x), axis=_channel_axes(x) or (0,), keepdims=True) * f32(2.0)) / levels)
     for _ in range(5):
         v = np.floor(np.abs(x) / scale + f32(0.5))
         z = (np.sign(x) * np.where(v < levels / f32(2.0), v, levels / f32(2.0))).astype(f32)
-        if w.ndim > 1:
-            qx = np.mean(x * z, axis=axis, keepdims=True, dtype=f32)
-            qq = np.mean(z * z, axis=axis, keepdims=True, dtype=f32)
-        else:
-            qx, qq = x * z, z * z
-        scale = _log2_rounded((qx / (qq + f32(1e-7))).astype(f32))
+        scale = _lsq_po2(x, z)
     return (scale * m_i * z).astype(f32)
 
 
@@ -184,8 +207,11 @@ def quantize_weights(q: Quantizer, w: np.ndarray, where: str) -> np.ndarray:
     """The values QKeras computes from ``w`` with this quantiser, in float32 as it does."""
     w = np.asarray(w, dtype=np.float32)
     one = np.float32(1.0)
-    if q.name == "quantized_bits" and q["alpha"] == "auto_po2":
-        return _auto_po2(q, w)
+    if q.params.get("alpha") == "auto_po2":
+        scaled = _auto_po2(q, w)
+        if not np.all(np.isfinite(scaled)):
+            raise ConversionError(f"{where}: QKeras' own 'auto_po2' scale of {q.text} is not finite for these weights")
+        return scaled
     if q.name == "quantized_bits":
         unsigned = q["bits"] - int(q["keep_negative"])
         if unsigned > 0:
@@ -240,7 +266,24 @@ def data_format(q: Quantizer, where: str) -> FixedFormat:
                 "(use_real_tanh=False, QKeras' default) is imported"
             )
         return FixedFormat(signed=True, integer=0, fraction=int(q["bits"]) - 1, symmetric=bool(q["symmetric"]))
+    if q.name == "quantized_sigmoid":
+        if q["use_real_sigmoid"]:
+            raise ConversionError(
+                f"{where}: {q.text} takes the real sigmoid, which would need a lookup table; the hard sigmoid "
+                "(use_real_sigmoid=False, QKeras' default) is imported"
+            )
+        if q["symmetric"]:
+            raise ConversionError(
+                f"{where}: {q.text} is symmetric: its lowest value is 2**-bits, not 0, a clip no fixed-point "
+                "quantiser makes; the importer takes symmetric=False"
+            )
+        return FixedFormat(signed=False, integer=0, fraction=int(q["bits"]))
     raise ConversionError(f"{where}: {q.text} on activations is not supported: binary and ternary are for weights")
+
+
+def affine_before(q: Quantizer) -> tuple[float, float] | None:
+    """The ``(scale, offset)`` QKeras applies before rounding: the hard sigmoid's ``0.5 x + 0.5`` (exact)."""
+    return (0.5, 0.5) if q.name == "quantized_sigmoid" else None
 
 
 def holding_format(values: np.ndarray) -> tuple[int, int, int]:

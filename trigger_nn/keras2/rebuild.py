@@ -10,6 +10,8 @@
   exactly those float32 numbers, so the firmware computes ``x * a + b`` without rounding. QKeras' own
   float32 rounding of the product is then the only difference left: it changes a result only where the
   exact value lies within a float32 rounding of the next quantiser's step boundary.
+- The hard ``quantized_sigmoid`` rounds ``0.5 x + 0.5``: that step is a batch normalisation of the
+  exact constants 0.5 and 0.5 in front of its quantizer (multiplying by 0.5 is exact in float32 too).
 - The network's input is the firmware's input bus: an HGQ2 quantizer of the input format (words arrive
   on that grid), followed by the model's own first layers as QKeras has them.
 """
@@ -81,11 +83,27 @@ def _activation(layer: Layer, value: Any) -> list[Any]:
     if isinstance(q, str):
         raise ConversionError(
             f"{where}: activation {q!r} is a float function; the firmware takes quantisers (quantized_relu, "
-            "quantized_bits, quantized_tanh) and relu"
+            "quantized_bits, quantized_tanh, quantized_sigmoid) and relu"
         )
     fmt = qk.data_format(q, where)
     name = layer.name if layer.kind == "QActivation" else f"{layer.name}_act"
-    return [Quantizer(_data_config(fmt), name=name)]
+    quantizer = Quantizer(_data_config(fmt), name=name)
+    affine = qk.affine_before(q)
+    if affine is None:
+        return [quantizer]
+    return [_constant_affine(*affine, name=f"{name}_affine"), quantizer]
+
+
+def _constant_affine(scale: float, offset: float, name: str) -> Any:
+    """``x * scale + offset`` on every channel, as a batch normalisation with exact constants (as BN is built)."""
+    import keras
+    from hgq.layers import QBatchNormalization
+
+    return QBatchNormalization(
+        epsilon=0.0, gamma_initializer=keras.initializers.Constant(scale),
+        beta_initializer=keras.initializers.Constant(offset), kq_conf=_weight_config(np.array([scale])),
+        bq_conf=_weight_config(np.array([offset])), enable_iq=False, enable_oq=False, enable_ebops=False, name=name,
+    )  # fmt: skip
 
 
 def _weights(layer: Layer, names: tuple[str, ...]) -> list[np.ndarray]:

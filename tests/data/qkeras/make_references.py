@@ -61,6 +61,7 @@ from qkeras import (  # noqa: E402
     binary,
     quantized_bits,
     quantized_po2,
+    quantized_sigmoid,
     ternary,
 )
 from qkeras.quantizers import get_quantizer  # noqa: E402
@@ -783,6 +784,80 @@ def make_dense_auto_po2(out_dir):
     )
 
 
+def build_sign_weights_sigmoid():
+    inp = keras.Input(shape=(16,), name="features")
+    h = QActivation(quantized_bits(10, 4, alpha=1), name="q_in")(inp)
+    # kernels given without alpha: QDense turns binary()/ternary() into alpha="auto_po2", QKeras' default
+    h = QDense(12, kernel_quantizer=ternary(), bias_quantizer=quantized_bits(8, 3, alpha=1), name="dense_tern")(h)
+    h = QActivation("quantized_relu(6,2)", name="relu1")(h)
+    h = QDense(
+        8,
+        kernel_quantizer=binary(),
+        bias_quantizer=quantized_bits(8, 3, alpha=1),
+        activation=quantized_sigmoid(6),
+        name="dense_bin",
+    )(h)
+    h = QDense(
+        1,
+        kernel_quantizer=quantized_bits(8, 2, alpha=1),
+        bias_quantizer=quantized_bits(8, 3, alpha=1),
+        name="dense_out",
+    )(h)
+    out = QActivation("quantized_sigmoid(8)", name="q_out")(h)
+    return keras.Model(inp, out, name="sign_weights_sigmoid")
+
+
+def make_sign_weights_sigmoid(out_dir):
+    seed_everything(SEED + 6)
+    rng = np.random.default_rng(SEED + 6)
+    grid = {"bits": 12, "frac_bits": 6, "signed": True}
+    lo, hi, lsb = qbits_range(10, 4)
+    xtr, ltr = sparse_features(rng, 6000)
+    xtr = snap(xtr, grid)
+    model = build_sign_weights_sigmoid()
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="binary_crossentropy")
+    model.fit(xtr, ltr.astype(np.float32), epochs=6, batch_size=64, shuffle=True, verbose=0)
+    xte, lte = sparse_features(rng, 1000)
+
+    def metric(m):
+        p = m.predict(snap(xte, grid), batch_size=500, verbose=0)[:, 0]
+        return {"accuracy": round(float(((p > 0.5) == lte).mean()), 4)}
+
+    first_q = {
+        "layer": "q_in",
+        "quantizer": "quantized_bits(10,4,alpha=1)",
+        "lo": lo,
+        "hi": hi,
+        "lsb": lsb,
+        "tie_scale": 12,
+    }
+    x, groups = reference_inputs(rng, lambda n: sparse_features(rng, n)[0], (16,), grid, first_q)
+    return save_all(
+        "sign_weights_sigmoid",
+        model,
+        x,
+        groups,
+        metric,
+        "16 features -> QActivation(quantized_bits(10,4)) -> QDense(12, kernel ternary() given WITHOUT "
+        "alpha, saved as alpha='auto_po2') + quantized_relu(6,2) -> QDense(8, kernel binary() without alpha, "
+        "activation quantized_sigmoid(6)) -> QDense(1) -> QActivation('quantized_sigmoid(8)'). The hard "
+        "sigmoid is clip(0.5x+0.5, 0, 1) rounded to bits fraction bits; the auto_po2 scales are QKeras' "
+        "per-output-channel least-squares powers of two.",
+        grid,
+        first_q,
+        out_dir,
+        {
+            "float_alpha": None,
+            "notes": [
+                "binary auto_po2: scale = 2**round(log2(mean(w*k)/mean(k*k))) per output channel, k = sign(w)",
+                "ternary auto_po2: scale0 = po2(2*max|w|/3), then 5 x (q = sign(w)*(|scale*round(w/scale)| >= "
+                "scale/2), scale = po2(lsq(w, q)))",
+                "quantized_sigmoid(b): clip(round(2**b * clip(0.5x+0.5, 0, 1)) / 2**b, 0, 1 - 2**-b)",
+            ],
+        },
+    )
+
+
 def make_unsupported(out_dir):
     root = out_dir / "unsupported"
     if root.exists():
@@ -896,7 +971,7 @@ def main(argv=None):
         "--only",
         nargs="*",
         default=None,
-        help="subset of: dense_tagger cnn1d cnn2d binary_ternary dense_auto_po2 unsupported",
+        help="subset of: dense_tagger cnn1d cnn2d binary_ternary dense_auto_po2 sign_weights_sigmoid unsupported",
     )
     args = ap.parse_args(argv)
     tf.config.experimental.enable_op_determinism()
@@ -911,6 +986,7 @@ def main(argv=None):
         "cnn2d": make_cnn2d,
         "binary_ternary": make_binary_ternary,
         "dense_auto_po2": make_dense_auto_po2,
+        "sign_weights_sigmoid": make_sign_weights_sigmoid,
         "unsupported": make_unsupported,
     }
     todo = args.only or list(makers)
