@@ -241,6 +241,8 @@ def test_an_imported_model_passes_verify_and_cosim(tmp_path: Path, name: str) ->
     assert lat["mismatches"] == 0 and lat["vectors"] == 300
     assert lat["latency_cycles"] == lat["pipeline_depth_cycles"] and lat["ii_cycles"] == 1
     assert report["physics"]["firmware"]["qkeras_mismatches"] == 0
+    assert report["resources"]["hgq2_ebops"] is None  # not trained here: no EBOPs, and no 0 standing in for them
+    assert "HGQ2 EBOPs: none (an imported model" in (project / "report.md").read_text()
     shutil.rmtree(project)
 
 

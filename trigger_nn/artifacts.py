@@ -287,7 +287,7 @@ class TrainResult(Artifact):
     model_path: Path
     epochs_run: int
     metrics: dict[str, float]
-    ebops: float
+    ebops: float | None  # None where HGQ2 did not train the model (an import)
     seconds: float
 
 

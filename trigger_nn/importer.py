@@ -230,6 +230,6 @@ def model(card: Card, project: Path) -> TrainResult:
         shutil.copyfile(data.model, tmp)
     log.info("imported model: no training; %s copied in as the reference", data.model)
     seconds = time.perf_counter() - t0
-    result = TrainResult(model_path=model_path, epochs_run=0, metrics=metrics, ebops=0.0, seconds=seconds)
+    result = TrainResult(model_path=model_path, epochs_run=0, metrics=metrics, ebops=None, seconds=seconds)
     result.save(project / "train" / "training.json")
     return result

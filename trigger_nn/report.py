@@ -154,7 +154,8 @@ def _resources(project: Path, compiled: CompileResult, trained: TrainResult) -> 
     if synth is not None and synth.source_hash != compiled.source_hash:
         synth = None  # from an earlier compile: not this design's
     return {
-        "measured_on": "da4ml's adder-cost model and HGQ2's EBOPs (estimates)"
+        "measured_on": "da4ml's adder-cost model" + (" and HGQ2's EBOPs" if trained.ebops is not None else "")
+        + " (estimates)"
         + ("; Yosys synthesis of the Verilog (mapped cells)" if synth else ""),
         "da4ml_cost_estimate": compiled.da4ml_cost,
         "pipeline_register_bits": compiled.da4ml_reg_bits,
@@ -350,7 +351,9 @@ def render_markdown(r: dict[str, Any], physics_lines: list[str]) -> str:
         "",
         f"- da4ml cost estimate: {res['da4ml_cost_estimate']:.0f} (adder-bit units)",
         f"- pipeline register bits: {res['pipeline_register_bits']}",
-        f"- HGQ2 EBOPs: {res['hgq2_ebops']:.0f}",
+        f"- HGQ2 EBOPs: {res['hgq2_ebops']:.0f}"
+        if res["hgq2_ebops"] is not None
+        else "- HGQ2 EBOPs: none (an imported model, not trained with HGQ2's EBOPs)",
         *(
             [
                 f"- {y['tool']} for {y['part']} ({y['family']}): {y['luts']} LUTs, {y['ffs']} FFs, "

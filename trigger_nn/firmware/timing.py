@@ -103,15 +103,21 @@ def op_delay_ns(op: Any, ops: Sequence[Any], model: DelayModel) -> float:
     return 0.0  # input, constant, truncation: wiring
 
 
-def _schedule(ops: Sequence[Any], delays: Sequence[float], budget_ns: float) -> tuple[list[int], list[float]]:
-    """Each operation's stage and its arrival time in that stage, registering its inputs when it would not fit."""
+def _schedule(
+    ops: Sequence[Any], delays: Sequence[float], tails: Sequence[float], budget_ns: float
+) -> tuple[list[int], list[float]]:
+    """Each operation's stage and its arrival time in that stage, registering its inputs when it would not fit.
+
+    ``tails`` is the time an operation's result still needs in its stage after it: the negation of a
+    negated output, which da4ml writes at the output, not as an operation.
+    """
     stage: list[int] = []
     arrival: list[float] = []
-    for op, delay in zip(ops, delays, strict=True):
+    for op, delay, tail in zip(ops, delays, tails, strict=True):
         sources = _sources(op)
         s = max((stage[i] for i in sources), default=0)
         start = max((arrival[i] for i in sources if stage[i] == s), default=0.0)
-        if start + delay > budget_ns + 1e-9:
+        if start + delay + tail > budget_ns + 1e-9:
             s, start = s + 1, 0.0
         stage.append(s)
         arrival.append(start + delay)
@@ -131,24 +137,30 @@ def cut(comb: Any, fw: FirmwareConfig) -> Any:
     model = delay_model(fw.part)
     budget = stage_time_ns(fw)
     delays = [op_delay_ns(op, comb.ops, model) for op in comb.ops]  # once: the search below schedules ~30 times
-    slowest_ns = max(delays)
-    slowest = comb.ops[delays.index(slowest_ns)]
+    tails = [0.0] * len(comb.ops)
+    for i, negated in zip(comb.out_idxs, comb.out_negs, strict=True):
+        if i >= 0 and negated:
+            tails[i] = model.adder_ns(_width(comb.ops[i].qint))
+    whole = [d + t for d, t in zip(delays, tails, strict=True)]
+    slowest_ns = max(whole)
+    slowest = whole.index(slowest_ns)
+    what = f"a {_width(comb.ops[slowest].qint)}-bit result" + (" negated at the output" if tails[slowest] else "")
     if slowest_ns > budget:
         raise BudgetError(
             f"a {fw.clock_period_ns:g} ns clock leaves {budget:.2f} ns per stage for logic (after "
             f"{CLOCK_UNCERTAINTY:.0%} clock uncertainty and {model.register_ns} ns of flip-flop delay), less than "
-            f"the design's slowest single operation (a {_width(slowest.qint)}-bit result, ~{slowest_ns:.2f} ns on "
-            f"{fw.part}); lengthen firmware.clock_period_ns"
+            f"the design's slowest single operation ({what}, ~{slowest_ns:.2f} ns on {fw.part}); lengthen "
+            "firmware.clock_period_ns"
         )
-    stages = max(_schedule(comb.ops, delays, budget)[0]) + 1
+    stages = max(_schedule(comb.ops, delays, tails, budget)[0]) + 1
     low, high = slowest_ns, budget
     for _ in range(30):  # the shortest stage time that needs no more stages
         mid = (low + high) / 2
-        if max(_schedule(comb.ops, delays, mid)[0]) + 1 > stages:
+        if max(_schedule(comb.ops, delays, tails, mid)[0]) + 1 > stages:
             low = mid
         else:
             high = mid
-    stage, arrival = _schedule(comb.ops, delays, high)
+    stage, arrival = _schedule(comb.ops, delays, tails, high)
     # da4ml cuts where an operation's latency crosses a multiple of the cutoff: hand it stage x period + arrival
     timed = [op._replace(latency=s * high + t) for op, s, t in zip(comb.ops, stage, arrival, strict=True)]
     return to_pipeline(comb._replace(ops=timed), high, retiming=False, verbose=False)
