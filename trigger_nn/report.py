@@ -154,7 +154,8 @@ def _resources(project: Path, compiled: CompileResult, trained: TrainResult) -> 
     if synth is not None and synth.source_hash != compiled.source_hash:
         synth = None  # from an earlier compile: not this design's
     return {
-        "measured_on": "da4ml's adder-cost model" + (" and HGQ2's EBOPs" if trained.ebops is not None else "")
+        "measured_on": "da4ml's adder-cost model"
+        + (" and HGQ2's EBOPs" if trained.ebops is not None else "")
         + " (estimates)"
         + ("; Yosys synthesis of the Verilog (mapped cells)" if synth else ""),
         "da4ml_cost_estimate": compiled.da4ml_cost,
