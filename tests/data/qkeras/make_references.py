@@ -356,16 +356,16 @@ def calo_clusters(rng, n):
 
 
 def phonon_pulses(rng, n):
-    """64-sample phonon pulse windows; target = pulse amplitude."""
-    t = np.arange(64, dtype=np.float64)
+    """32-sample phonon pulse windows; target = pulse amplitude."""
+    t = np.arange(32, dtype=np.float64)
     amp = rng.uniform(0.3, 12.0, size=n)
-    t0 = rng.uniform(4.0, 20.0, size=n)
-    tr = rng.uniform(1.0, 2.5, size=n)
-    tf_ = rng.uniform(8.0, 20.0, size=n)
+    t0 = rng.uniform(2.0, 10.0, size=n)
+    tr = rng.uniform(0.5, 1.25, size=n)
+    tf_ = rng.uniform(4.0, 10.0, size=n)
     dt = np.clip(t[None, :] - t0[:, None], 0.0, None)
     shape = np.exp(-dt / tf_[:, None]) - np.exp(-dt / tr[:, None])
     shape /= shape.max(axis=1, keepdims=True)
-    x = amp[:, None] * shape + rng.normal(0.0, 0.25, size=(n, 64))
+    x = amp[:, None] * shape + rng.normal(0.0, 0.25, size=(n, 32))
     return x[..., None], amp
 
 
@@ -436,7 +436,7 @@ def build_dense_tagger():
 
 
 def build_cnn1d():
-    inp = keras.Input(shape=(64, 1), name="waveform")
+    inp = keras.Input(shape=(32, 1), name="waveform")
     h = QActivation("quantized_bits(10,4,alpha=1)", name="q_in")(inp)
     h = QConv1D(
         4, 5, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(6, 2, alpha=1), name="conv1"
@@ -596,14 +596,14 @@ def make_cnn1d(out_dir):
         "lsb": lsb,
         "tie_scale": 100,
     }
-    x, groups = reference_inputs(rng, lambda n: phonon_pulses(rng, n)[0], (64, 1), grid, first_q)
+    x, groups = reference_inputs(rng, lambda n: phonon_pulses(rng, n)[0], (32, 1), grid, first_q)
     return save_all(
         "cnn1d",
         model,
         x,
         groups,
         metric,
-        "64-sample phonon waveform window -> pulse amplitude (linear output, "
+        "32-sample phonon waveform window -> pulse amplitude (linear output, "
         "no output quantiser). QConv1D(4,5)+quantized_relu(6,3)+MaxPooling1D(2), "
         "QConv1D(4,3)+quantized_relu(6,3)+AveragePooling1D(2), Flatten, "
         "QDense(8, kernel alpha=0.5)+quantized_relu(8,3), QDense(1).",
