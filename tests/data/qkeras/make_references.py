@@ -134,6 +134,13 @@ def qbits_range(bits: int, integer: int, symmetric: bool = False):
     return lo, hi, lsb
 
 
+def input_quantizer(bits: int, integer: int, tie_scale: float) -> dict:
+    """``first_q`` of a model whose first layer is QActivation("quantized_bits(bits,integer,alpha=1)") "q_in"."""
+    lo, hi, lsb = qbits_range(bits, integer)
+    quantizer = f"quantized_bits({bits},{integer},alpha=1)"
+    return {"layer": "q_in", "quantizer": quantizer, "lo": lo, "hi": hi, "lsb": lsb, "tie_scale": tie_scale}
+
+
 def reference_inputs(rng, typical, shape, grid, first_q):
     """N_REF inputs on ``grid``, in four consecutive row groups.
 
@@ -525,7 +532,6 @@ def make_dense_tagger(out_dir):
     seed_everything(SEED + 1)
     rng = np.random.default_rng(SEED + 1)
     grid = {"bits": 14, "frac_bits": 7, "signed": True}
-    lo, hi, lsb = qbits_range(12, 5)
     xtr, ltr = calo_clusters(rng, 6000)
     xtr = snap(xtr, grid)
     model = build_dense_tagger()
@@ -534,14 +540,7 @@ def make_dense_tagger(out_dir):
     )
     model.fit(xtr, ltr, epochs=6, batch_size=64, shuffle=True, verbose=0)
     xte, lte = calo_clusters(rng, 1000)
-    first_q = {
-        "layer": "q_in",
-        "quantizer": "quantized_bits(12,5,alpha=1)",
-        "lo": lo,
-        "hi": hi,
-        "lsb": lsb,
-        "tie_scale": 300,
-    }
+    first_q = input_quantizer(12, 5, 300)
     x, groups = reference_inputs(rng, lambda n: calo_clusters(rng, n)[0], (25,), grid, first_q)
     return save_all(
         "dense_tagger",
@@ -575,7 +574,6 @@ def make_cnn1d(out_dir):
     seed_everything(SEED + 2)
     rng = np.random.default_rng(SEED + 2)
     grid = {"bits": 12, "frac_bits": 6, "signed": True}
-    lo, hi, lsb = qbits_range(10, 4)
     xtr, atr = phonon_pulses(rng, 4000)
     xtr = snap(xtr, grid)
     model = build_cnn1d()
@@ -588,14 +586,7 @@ def make_cnn1d(out_dir):
         p = m.predict(xte, batch_size=500, verbose=0)[:, 0]
         return {"rmse": round(float(np.sqrt(np.mean((p - ate) ** 2))), 4)}
 
-    first_q = {
-        "layer": "q_in",
-        "quantizer": "quantized_bits(10,4,alpha=1)",
-        "lo": lo,
-        "hi": hi,
-        "lsb": lsb,
-        "tie_scale": 100,
-    }
+    first_q = input_quantizer(10, 4, 100)
     x, groups = reference_inputs(rng, lambda n: phonon_pulses(rng, n)[0], (32, 1), grid, first_q)
     return save_all(
         "cnn1d",
@@ -631,7 +622,6 @@ def make_cnn2d(out_dir):
     seed_everything(SEED + 3)
     rng = np.random.default_rng(SEED + 3)
     grid = {"bits": 10, "frac_bits": 5, "signed": True}
-    lo, hi, lsb = qbits_range(8, 3)
     xtr, ltr = patterns_8x8(rng, 4000)
     xtr = snap(xtr, grid)
     model = build_cnn2d()
@@ -640,14 +630,7 @@ def make_cnn2d(out_dir):
     )
     model.fit(xtr, ltr, epochs=6, batch_size=64, shuffle=True, verbose=0)
     xte, lte = patterns_8x8(rng, 1000)
-    first_q = {
-        "layer": "q_in",
-        "quantizer": "quantized_bits(8,3,alpha=1)",
-        "lo": lo,
-        "hi": hi,
-        "lsb": lsb,
-        "tie_scale": 30,
-    }
+    first_q = input_quantizer(8, 3, 30)
     x, groups = reference_inputs(rng, lambda n: patterns_8x8(rng, n)[0], (8, 8, 1), grid, first_q)
     return save_all(
         "cnn2d",
@@ -748,7 +731,6 @@ def make_dense_auto_po2(out_dir):
     seed_everything(SEED + 5)
     rng = np.random.default_rng(SEED + 5)
     grid = {"bits": 12, "frac_bits": 6, "signed": True}
-    lo, hi, lsb = qbits_range(10, 4)
     xtr, ltr = sparse_features(rng, 6000)
     xtr = snap(xtr, grid)
     model = build_dense_auto_po2()
@@ -757,14 +739,7 @@ def make_dense_auto_po2(out_dir):
     )
     model.fit(xtr, ltr % 4, epochs=6, batch_size=64, shuffle=True, verbose=0)
     xte, lte = sparse_features(rng, 1000)
-    first_q = {
-        "layer": "q_in",
-        "quantizer": "quantized_bits(10,4,alpha=1)",
-        "lo": lo,
-        "hi": hi,
-        "lsb": lsb,
-        "tie_scale": 12,
-    }
+    first_q = input_quantizer(10, 4, 12)
     x, groups = reference_inputs(rng, lambda n: sparse_features(rng, n)[0], (16,), grid, first_q)
     return save_all(
         "dense_auto_po2",
@@ -811,7 +786,6 @@ def make_sign_weights_sigmoid(out_dir):
     seed_everything(SEED + 6)
     rng = np.random.default_rng(SEED + 6)
     grid = {"bits": 12, "frac_bits": 6, "signed": True}
-    lo, hi, lsb = qbits_range(10, 4)
     xtr, ltr = sparse_features(rng, 6000)
     xtr = snap(xtr, grid)
     model = build_sign_weights_sigmoid()
@@ -823,14 +797,7 @@ def make_sign_weights_sigmoid(out_dir):
         p = m.predict(snap(xte, grid), batch_size=500, verbose=0)[:, 0]
         return {"accuracy": round(float(((p > 0.5) == lte).mean()), 4)}
 
-    first_q = {
-        "layer": "q_in",
-        "quantizer": "quantized_bits(10,4,alpha=1)",
-        "lo": lo,
-        "hi": hi,
-        "lsb": lsb,
-        "tie_scale": 12,
-    }
+    first_q = input_quantizer(10, 4, 12)
     x, groups = reference_inputs(rng, lambda n: sparse_features(rng, n)[0], (16,), grid, first_q)
     return save_all(
         "sign_weights_sigmoid",
