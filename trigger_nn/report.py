@@ -84,7 +84,7 @@ def _verification_lines(ver: dict[str, Any]) -> list[str]:
     return [
         "## Bit-exact verification",
         f"Reference: {ver['reference']}. Vectors include {ver['edge_vectors']} edge vectors and "
-        f"{ver['random_vectors']} random words; the rest are test-set windows. Out of range: the reference on "
+        f"{ver['random_vectors']} random words; the rest are test-set vectors. Out of range: the reference on "
         f"{ver['out_of_range']['vectors']} inputs one step and one turn outside the word against the reference on "
         f"the wrapped words the bus carries: {ver['out_of_range']['mismatches']} differ.",
         *(

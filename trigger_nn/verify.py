@@ -34,7 +34,7 @@ from .train import load_model
 
 log = logging.getLogger(__name__)
 
-REFERENCE = "trained quantised Keras model (HGQ2, TensorFlow backend, float32)"
+REFERENCE = "the quantised Keras model (HGQ2 layers, TensorFlow backend, float32)"
 #: float32 holds integers (and fixed-point values) exactly up to its 24-bit significand
 FLOAT32_EXACT_BITS = 24
 
