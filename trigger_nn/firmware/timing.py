@@ -103,6 +103,17 @@ def op_delay_ns(op: Any, ops: Sequence[Any], model: DelayModel) -> float:
     return 0.0  # input, constant, truncation: wiring
 
 
+def _output_negations_ns(
+    ops: Sequence[Any], out_idxs: Sequence[int], out_negs: Sequence[bool], model: DelayModel
+) -> list[float]:
+    """Per operation, the time its result still takes after it: the negation da4ml writes at a negated output."""
+    tails = [0.0] * len(ops)
+    for i, negated in zip(out_idxs, out_negs, strict=True):
+        if i >= 0 and negated:
+            tails[i] = model.adder_ns(_width(ops[i].qint))
+    return tails
+
+
 def _schedule(
     ops: Sequence[Any], delays: Sequence[float], tails: Sequence[float], budget_ns: float
 ) -> tuple[list[int], list[float]]:
@@ -137,10 +148,7 @@ def cut(comb: Any, fw: FirmwareConfig) -> Any:
     model = delay_model(fw.part)
     budget = stage_time_ns(fw)
     delays = [op_delay_ns(op, comb.ops, model) for op in comb.ops]  # once: the search below schedules ~30 times
-    tails = [0.0] * len(comb.ops)
-    for i, negated in zip(comb.out_idxs, comb.out_negs, strict=True):
-        if i >= 0 and negated:
-            tails[i] = model.adder_ns(_width(comb.ops[i].qint))
+    tails = _output_negations_ns(comb.ops, comb.out_idxs, comb.out_negs, model)
     whole = [d + t for d, t in zip(delays, tails, strict=True)]
     slowest_ns = max(whole)
     slowest = whole.index(slowest_ns)
@@ -174,11 +182,8 @@ def stage_logic_ns(pipeline: Any, model: DelayModel) -> tuple[float, ...]:
         for op in stage.ops:
             start = max((arrival[i] for i in _sources(op)), default=0.0)
             arrival.append(start + op_delay_ns(op, stage.ops, model))
-        outputs = [
-            arrival[i] + (model.adder_ns(_width(stage.ops[i].qint)) if neg else 0.0)
-            for i, neg in zip(stage.out_idxs, stage.out_negs, strict=True)
-            if i >= 0
-        ]
+        tails = _output_negations_ns(stage.ops, stage.out_idxs, stage.out_negs, model)
+        outputs = [arrival[i] + tails[i] for i in stage.out_idxs if i >= 0]
         result.append(max(outputs, default=0.0))
     return tuple(result)
 

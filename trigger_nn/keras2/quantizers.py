@@ -191,7 +191,7 @@ def _auto_po2(q: Quantizer, w: np.ndarray) -> np.ndarray:
     m_i = f32(2.0 ** q["integer"])
     x = (w / m_i).astype(f32)
     levels = f32((2 ** (q["bits"] - 1) - 1) * 2)  # 'auto*' forces symmetric
-    scale = _log2_rounded((np.max(np.abs(x), axis=_channel_axes(x) or (0,), keepdims=True) * f32(2.0)) / levels)
+    scale = _log2_rounded((np.max(np.abs(x), axis=_channel_axes(x), keepdims=True) * f32(2.0)) / levels)
     for _ in range(5):
         v = np.floor(np.abs(x) / scale + f32(0.5))
         z = (np.sign(x) * np.where(v < levels / f32(2.0), v, levels / f32(2.0))).astype(f32)

@@ -94,15 +94,23 @@ def _activation(layer: Layer, value: Any) -> list[Any]:
     return [_constant_affine(*affine, name=f"{name}_affine"), quantizer]
 
 
-def _constant_affine(scale: float, offset: float, name: str) -> Any:
-    """``x * scale + offset`` on every channel, as a batch normalisation with exact constants (as BN is built)."""
-    import keras
+def _affine(scale: np.ndarray, offset: np.ndarray, name: str, **initializers: Any) -> Any:
+    """``x * scale + offset`` per channel: a QBatchNormalization of unit variance whose constants it holds exactly."""
     from hgq.layers import QBatchNormalization
 
     return QBatchNormalization(
-        epsilon=0.0, gamma_initializer=keras.initializers.Constant(scale),
-        beta_initializer=keras.initializers.Constant(offset), kq_conf=_weight_config(np.array([scale])),
-        bq_conf=_weight_config(np.array([offset])), enable_iq=False, enable_oq=False, enable_ebops=False, name=name,
+        epsilon=0.0, kq_conf=_weight_config(scale), bq_conf=_weight_config(offset), enable_iq=False,
+        enable_oq=False, enable_ebops=False, name=name, **initializers,
+    )  # fmt: skip
+
+
+def _constant_affine(scale: float, offset: float, name: str) -> Any:
+    """The same constants on every channel, as initial values: nothing to assign once the model is built."""
+    import keras
+
+    return _affine(
+        np.array([scale]), np.array([offset]), name, gamma_initializer=keras.initializers.Constant(scale),
+        beta_initializer=keras.initializers.Constant(offset),
     )  # fmt: skip
 
 
@@ -175,8 +183,6 @@ def _dense_or_conv(layer: Layer) -> tuple[Any, list[np.ndarray]]:
 
 def _batchnorm(layer: Layer) -> tuple[Any, dict[str, np.ndarray]]:
     """QKeras' float32 scale and offset, held exactly by a QBatchNormalization of unit variance and zero mean."""
-    from hgq.layers import QBatchNormalization
-
     cfg = layer.config
     axis = cfg.get("axis", -1)
     if axis not in (-1, [-1]) and not (isinstance(axis, list) and len(axis) == 1):
@@ -187,10 +193,7 @@ def _batchnorm(layer: Layer) -> tuple[Any, dict[str, np.ndarray]]:
     f32 = np.float32
     scale = (f32(1.0) / np.sqrt(variance.astype(f32) + f32(cfg.get("epsilon", 1e-3)))).astype(f32) * gamma.astype(f32)
     offset = (beta.astype(f32) - mean.astype(f32) * scale).astype(f32)
-    built = QBatchNormalization(
-        epsilon=0.0, kq_conf=_weight_config(scale), bq_conf=_weight_config(offset), enable_iq=False,
-        enable_oq=False, enable_ebops=False, name=layer.name,
-    )  # fmt: skip
+    built = _affine(scale, offset, layer.name)
     zeros, ones = np.zeros_like(scale), np.ones_like(scale)
     values = {"bn_gamma": scale, "bn_beta": offset, "moving_mean": zeros, "moving_variance": ones}
     return built, values

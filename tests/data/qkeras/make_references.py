@@ -859,49 +859,33 @@ def make_unsupported(out_dir):
     if not hasattr(_tf_nest, "is_sequence"):
         _tf_nest.is_sequence = _tf_nest.is_nested
 
+    weights = {
+        "kernel_quantizer": quantized_bits(6, 0, alpha=1),
+        "recurrent_quantizer": quantized_bits(6, 0, alpha=1),
+        "bias_quantizer": quantized_bits(6, 2, alpha=1),
+    }
+    recurrent = [  # built one at a time, in this order: each one's initial weights follow the last one's fit
+        ("qsimplernn", lambda: QSimpleRNN(4, **weights, state_quantizer=quantized_bits(8, 2, alpha=1), name="rnn"),
+         "QSimpleRNN(4)"),
+        ("qlstm", lambda: QLSTM(3, **weights, name="lstm"), "QLSTM(3)"),
+    ]  # fmt: skip
     seed_everything(SEED + 50)
-    inp = keras.Input(shape=(8, 4), name="seq")
-    h = QSimpleRNN(
-        4,
-        kernel_quantizer=quantized_bits(6, 0, alpha=1),
-        recurrent_quantizer=quantized_bits(6, 0, alpha=1),
-        bias_quantizer=quantized_bits(6, 2, alpha=1),
-        state_quantizer=quantized_bits(8, 2, alpha=1),
-        name="rnn",
-    )(inp)
-    out = QDense(
-        1,
-        kernel_quantizer=quantized_bits(6, 0, alpha=1),
-        bias_quantizer=quantized_bits(6, 2, alpha=1),
-        name="dense_out",
-    )(h)
-    save(
-        "qsimplernn",
-        keras.Model(inp, out, name="qsimplernn"),
-        "QSimpleRNN(4) over an (8,4) sequence, then QDense(1)",
-        "recurrent layer (QSimpleRNN)",
-    )
-
-    inp = keras.Input(shape=(8, 4), name="seq")
-    h = QLSTM(
-        3,
-        kernel_quantizer=quantized_bits(6, 0, alpha=1),
-        recurrent_quantizer=quantized_bits(6, 0, alpha=1),
-        bias_quantizer=quantized_bits(6, 2, alpha=1),
-        name="lstm",
-    )(inp)
-    out = QDense(
-        1,
-        kernel_quantizer=quantized_bits(6, 0, alpha=1),
-        bias_quantizer=quantized_bits(6, 2, alpha=1),
-        name="dense_out",
-    )(h)
-    save(
-        "qlstm",
-        keras.Model(inp, out, name="qlstm"),
-        "QLSTM(3) over an (8,4) sequence, then QDense(1)",
-        "recurrent layer (QLSTM)",
-    )
+    for case, layer, what in recurrent:
+        inp = keras.Input(shape=(8, 4), name="seq")
+        h = layer()(inp)
+        out = QDense(
+            1,
+            kernel_quantizer=quantized_bits(6, 0, alpha=1),
+            bias_quantizer=quantized_bits(6, 2, alpha=1),
+            name="dense_out",
+        )(h)
+        kind = what.split("(")[0]
+        save(
+            case,
+            keras.Model(inp, out, name=case),
+            f"{what} over an (8,4) sequence, then QDense(1)",
+            f"recurrent layer ({kind})",
+        )
 
     inp = keras.Input(shape=(8,), name="x")
     h = QActivation("quantized_bits(8,3,alpha=1)", name="q_in")(inp)
