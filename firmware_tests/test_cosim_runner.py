@@ -7,15 +7,23 @@ Verilator build is shared by every test through the content-hash cache.
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from xml.etree import ElementTree
 
 import numpy as np
 import pytest
 from da4ml.codegen import RTLModel
 from da4ml.trace import FixedVariableArrayInput, comb_trace, to_pipeline
 
-from trigger_nn.artifacts import BusFormat
+from trigger_nn._deps import setup_environment
+from trigger_nn.artifacts import BusFormat, WordVectors
 from trigger_nn.errors import ToolError
 from trigger_nn.firmware.cosim import CosimMeasurement, run_cosim
 from trigger_nn.firmware.rtl import bus_format
@@ -24,6 +32,32 @@ N_VECTORS = 2000
 N_IN, N_HIDDEN, N_OUT = 6, 5, 3
 LATENCY_CUTOFF = 2  # small enough for a pipeline of several stages
 TOP = "tiny_wrapper"
+REPO = Path(__file__).resolve().parents[1]
+#: run by the wheel test with only the unpacked wheel on $PYTHONPATH, from a folder outside the repository
+WHEEL_SCRIPT = """\
+import json, sys
+from pathlib import Path
+
+import numpy as np
+
+import trigger_nn
+from trigger_nn.artifacts import WordVectors
+from trigger_nn.firmware import cosim
+
+job = json.loads(Path(sys.argv[1]).read_text())
+with np.load(job["words"]) as npz:
+    words = WordVectors(**WordVectors.fields_from_npz(npz))
+m = cosim.run_cosim(
+    rtl_dir=job["rtl_dir"], top=job["top"], inp_words=words.inp_words, out_words=words.out_words,
+    input_format=words.input_format, output_format=words.output_format,
+    expected_latency=job["expected_latency"], work_dir=job["work_dir"], run_name="wheel",
+)
+print(json.dumps({
+    "trigger_nn": trigger_nn.__file__, "cosim": cosim.__file__, "passed": m.passed, "failure": m.failure,
+    "vectors": m.vectors, "mismatches": m.mismatches, "latency_cycles": m.latency_cycles,
+    "results_xml": str(m.log_path.with_name("results.xml")),
+}))
+"""
 
 
 @dataclass(frozen=True)
@@ -146,3 +180,70 @@ def test_missing_sources_is_a_tool_error(tmp_path: Path) -> None:
             expected_latency=1,
             work_dir=tmp_path / "cosim",
         )
+
+
+def test_cosim_from_a_wheel_outside_the_repository(tiny: TinyDesign, tmp_path: Path) -> None:
+    """A plain (not editable) install co-simulates: the simulator imports the testbench from the installed package."""
+    # build the wheel from a copy of what the build reads, so that no build/ is left (or reused) in the checkout
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(REPO / name, src / name)
+    shutil.copytree(REPO / "trigger_nn", src / "trigger_nn", ignore=shutil.ignore_patterns("__pycache__"))
+    wheel_dir, site = tmp_path / "wheel", tmp_path / "site"
+    pip = [sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation", "--no-index"]
+    subprocess.run([*pip, "--quiet", "-w", str(wheel_dir)], check=True, timeout=300)
+    (wheel,) = wheel_dir.glob("trigger_nn-*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        zf.extractall(site)
+    assert (site / "trigger_nn" / "firmware" / "tb_stream.py").is_file(), "the testbench is not in the wheel"
+
+    n = 200
+    words = WordVectors(
+        inp_words=tiny.inp_words[:n],
+        out_words=tiny.out_words[:n],
+        input_format=tiny.input_format,
+        output_format=tiny.output_format,
+    )
+    np.savez(tmp_path / "words.npz", **words.npz_fields())
+    job = {
+        "words": str(tmp_path / "words.npz"),
+        "rtl_dir": str(tiny.rtl_dir),
+        "top": TOP,
+        "expected_latency": tiny.stages,
+        "work_dir": str(tiny.work_dir),  # the shared Verilator build: the Python side is what is under test
+    }
+    (tmp_path / "job.json").write_text(json.dumps(job))
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "run_wheel.py").write_text(WHEEL_SCRIPT)
+    assert not outside.resolve().is_relative_to(REPO)
+
+    setup_environment()  # MAKEFLAGS' precompiled-header fix and the venv's verilator on PATH, for the child too
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}  # a plain caller, not under pytest
+    env["PYTHONPATH"] = str(site)
+    proc = subprocess.run(
+        [sys.executable, str(outside / "run_wheel.py"), str(tmp_path / "job.json")],
+        cwd=outside,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+
+    site = site.resolve()
+    for module in ("trigger_nn", "cosim"):
+        path = Path(got[module]).resolve()
+        assert path.is_relative_to(site), f"{module} came from {path}, not the unpacked wheel {site}"
+        assert not path.is_relative_to(REPO)
+    # the simulator's Python ran the wheel's testbench (cocotb records the test's file in results.xml)
+    ran = {
+        Path(p.get("value", "")).resolve()
+        for p in ElementTree.parse(got["results_xml"]).getroot().iter("property")
+        if p.get("name") == "file"
+    }
+    assert ran == {site / "trigger_nn" / "firmware" / "tb_stream.py"}
+    assert got["passed"], got["failure"]
+    assert (got["vectors"], got["mismatches"], got["latency_cycles"]) == (n, 0, tiny.stages)

@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 
 from trigger_nn import compile as compile_stage
+from trigger_nn.artifacts import load_keras_model as load_model
 from trigger_nn.card import Card, load_card
 from trigger_nn.firmware import hls, rtl
 from trigger_nn.firmware.cosim import run_cosim
 from trigger_nn.golden import Golden, golden_dir
-from trigger_nn.train import load_model
 from trigger_nn.verify import FLOAT32_EXACT_BITS
 
 CARDS = sorted((Path(__file__).resolve().parents[1] / "models").glob("*.yaml"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from trigger_nn.baselines import BASELINES, MOMENT_THRESHOLD_MEV, shower_shapes
+from trigger_nn.tasks.ecl.shower_shapes import BASELINES, MOMENT_THRESHOLD_MEV, shower_shapes
 
 
 def test_ratios_and_second_moment_of_a_hand_made_cluster() -> None:

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from trigger_nn.card import CdmsLfnData, FirmwareConfig, Strategy, card_from_dict, card_to_dict, load_card
+from trigger_nn.card import FirmwareConfig, Strategy, card_from_dict, card_to_dict, load_card
 from trigger_nn.errors import CardError
+from trigger_nn.tasks.cdms.config import CdmsLfnData
 
 
 def test_every_card_in_models_loads(repo: Path) -> None:

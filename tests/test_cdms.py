@@ -7,9 +7,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from trigger_nn.card import CdmsLfnData, PulseShape
-from trigger_nn.data import cdms
-from trigger_nn.physics import TurnOn
+from trigger_nn.tasks.cdms import simulation as cdms
+from trigger_nn.tasks.cdms.config import CdmsLfnData, PulseShape
+from trigger_nn.tasks.cdms.physics import TurnOn
 
 CFG = CdmsLfnData()
 
@@ -91,11 +91,11 @@ def test_windows_are_baseline_subtracted_adc_words_with_their_truth(windows: cdm
     assert w.x.shape == (3000, CFG.window)
     np.testing.assert_array_equal(w.x, np.round(w.x))
     assert w.x.min() >= -(2 ** (CFG.adc_bits - 1)) and w.x.max() <= 2 ** (CFG.adc_bits - 1) - 1
-    np.testing.assert_array_equal(w.label, w.kind == cdms.KIND_SIGNAL)
+    np.testing.assert_array_equal(w.label, w.kind == cdms.EventKind.SIGNAL)
     shares = np.bincount(w.kind, minlength=3) / len(w.kind)
     np.testing.assert_allclose(shares, [CFG.noise_fraction, 1 - CFG.noise_fraction - CFG.signal_fraction,
                                         CFG.signal_fraction], atol=0.03)  # fmt: skip
-    sig = w.kind == cdms.KIND_SIGNAL
+    sig = w.kind == cdms.EventKind.SIGNAL
     lo, hi = CFG.energy_range_sigma
     assert np.all((w.energy_sigma[sig] >= lo) & (w.energy_sigma[sig] <= hi)) and np.all(np.isnan(w.energy_sigma[~sig]))
     # well above threshold the OF finds the pulse where it is: a quarter into the window, within the jitter
@@ -108,7 +108,7 @@ def test_windows_are_baseline_subtracted_adc_words_with_their_truth(windows: cdm
 
 
 def test_of_alone_turns_on_as_an_error_function_of_unit_width(windows: cdms.Windows) -> None:
-    sig = windows.kind == cdms.KIND_SIGNAL
+    sig = windows.kind == cdms.EventKind.SIGNAL
     threshold = 6.0
     curve = TurnOn.fit(windows.energy_sigma[sig], windows.of_peak_sigma[sig] >= threshold, guess=threshold)
     assert curve.width == pytest.approx(1.0, abs=0.15)
@@ -117,7 +117,7 @@ def test_of_alone_turns_on_as_an_error_function_of_unit_width(windows: cdms.Wind
 
 
 def test_lfn_amplitudes_overlap_the_signals_as_the_of_sees_them(windows: cdms.Windows) -> None:
-    lfn = windows.of_peak_sigma[windows.kind == cdms.KIND_LFN]
+    lfn = windows.of_peak_sigma[windows.kind == cdms.EventKind.LFN]
     assert np.median(lfn) == pytest.approx(CFG.lfn_of_min_sigma + CFG.lfn_of_scale_sigma * np.log(2), abs=0.4)
     assert np.mean(lfn > 8.0) > 0.02  # a tail above where the OF alone would have to sit
 

@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from trigger_nn.card import EclPhotonData, Granularity
-from trigger_nn.data import ecl
+from trigger_nn.tasks.ecl import simulation as ecl
+from trigger_nn.tasks.ecl.config import EclPhotonData, Granularity
 
 QUIET = EclPhotonData(  # no noise, no background, no fluctuations: only the formulas
     crystal_noise_mev=0.0,
@@ -51,7 +51,7 @@ def test_decay_conserves_energy_and_mass_and_balances_transverse_momentum() -> N
 
 
 def test_minimum_separation_at_the_barrel_matches_the_physics_table() -> None:
-    # ../shared/PHYSICS.md: at 125 cm, 34 cm at 1 GeV, 17 cm at 2 GeV, 8.4 cm at 4 GeV, 6.8 cm at 5 GeV
+    # docs/physics.md (pi0 kinematics): at 125 cm, 34 cm at 1 GeV, 17 cm at 2 GeV, 8.4 cm at 4 GeV, 6.8 cm at 5 GeV
     m = ecl.pi0_mass_gev()
     for energy, cm in [(1.0, 34.0), (2.0, 17.0), (4.0, 8.4), (5.0, 6.8)]:
         assert 125.0 * ecl.minimum_opening_angle(energy, m) == pytest.approx(cm, rel=0.02)

@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trigger_nn.card import EclPhotonData, Granularity, load_card
+from trigger_nn.card import load_card
 from trigger_nn.cli import main
-from trigger_nn.data import ecl
-from trigger_nn.data.dataset import read_dataset
+from trigger_nn.dataset import read_dataset
+from trigger_nn.tasks.ecl import simulation as ecl
+from trigger_nn.tasks.ecl.config import EclPhotonData, Granularity
 
 CARD = """\
 name: tiny_ecl

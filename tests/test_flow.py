@@ -201,7 +201,7 @@ def test_same_card_and_seed_give_identical_data_weights_hls_and_verilog(
 
     import h5py
 
-    from trigger_nn.train import load_model
+    from trigger_nn.artifacts import load_keras_model as load_model
 
     card, _ = built
     runs = [tmp_path / "a", tmp_path / "b"]

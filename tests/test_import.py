@@ -15,10 +15,11 @@ import numpy as np
 import pytest
 import yaml
 
-from trigger_nn import cli, importer
+from trigger_nn import cli
 from trigger_nn.card import load_card
 from trigger_nn.errors import CardError, ConversionError, DataError
 from trigger_nn.keras2 import files, quantizers, rebuild
+from trigger_nn.tasks.imported import importer
 
 DATA = Path(__file__).parent / "data" / "qkeras"
 MODELS = sorted(p.parent.name for p in DATA.glob("*/reference.npz"))

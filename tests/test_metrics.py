@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from trigger_nn import metrics
+from trigger_nn.tasks import common as metrics
 
 
 def test_roc_on_a_known_ranking() -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from trigger_nn.card import CdmsLfnData
-from trigger_nn.data.cdms import KIND_LFN, KIND_SIGNAL
-from trigger_nn.physics import _cut_keeping, _operating_points
+from trigger_nn.tasks.cdms.config import CdmsLfnData
+from trigger_nn.tasks.cdms.physics import _cut_keeping, _operating_points
+from trigger_nn.tasks.cdms.simulation import EventKind
 
 
 def test_cut_keeping_lets_exactly_k_through() -> None:
@@ -21,10 +21,10 @@ def test_a_network_that_knows_lfn_lets_the_threshold_go_to_the_floor() -> None:
     rng = np.random.default_rng(0)
     cfg = CdmsLfnData(lfn_pass_target=0.05, of_threshold_floor_sigma=4.0)
     n = 4000
-    kind = np.where(np.arange(n) % 2 == 0, KIND_SIGNAL, KIND_LFN)
-    energy = np.where(kind == KIND_SIGNAL, rng.uniform(0.5, 15.0, n), np.nan)
-    peak = np.where(kind == KIND_SIGNAL, energy + rng.normal(size=n), 1.5 + rng.exponential(2.0, n))
-    lfn = kind == KIND_LFN
+    kind = np.where(np.arange(n) % 2 == 0, EventKind.SIGNAL, EventKind.LFN)
+    energy = np.where(kind == EventKind.SIGNAL, rng.uniform(0.5, 15.0, n), np.nan)
+    peak = np.where(kind == EventKind.SIGNAL, energy + rng.normal(size=n), 1.5 + rng.exponential(2.0, n))
+    lfn = kind == EventKind.LFN
     for score, floor_reached in ((np.where(lfn, 0.0, 1.0), True), (rng.random(n), False)):
         of, nn = _operating_points(cfg, peak, score, kind, energy)
         assert np.mean(peak[lfn] >= of.threshold) <= 0.05

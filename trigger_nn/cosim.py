@@ -13,8 +13,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import numpy as np
-
 from .artifacts import CompileResult, CosimResult, VerifyResult
 from .card import Card
 from .errors import BudgetError, MismatchError
@@ -29,9 +27,9 @@ def run(card: Card, project: Path) -> CosimResult:
     verified = VerifyResult.load(project / "verify.json")
     if not verified.passed:
         raise MismatchError(f"{project / 'verify.json'} records mismatches; cosim runs only on a verified design")
-    vectors = np.load(verified.vectors_path)
-    n = min(card.cosim.n_vectors, len(vectors["inp_words"]))
-    inp_words, out_words = vectors["inp_words"][:n], vectors["out_words"][:n]
+    vectors = verified.vectors()
+    n = min(card.cosim.n_vectors, len(vectors.inp_words))
+    inp_words, out_words = vectors.inp_words[:n], vectors.out_words[:n]
     fw = card.firmware
 
     def stream(idle_gaps: bool) -> CosimMeasurement:

@@ -1,5 +1,18 @@
 """Errors a user can act on. Each message says what, why, what to try, and where."""
 
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+def suggest(name: str, valid: Iterable[str], *, what: str = "keys") -> str:
+    """``did you mean 'x'? valid <what>: a, b, c`` for a name that is not one of ``valid``."""
+    valid = sorted(valid)
+    close = difflib.get_close_matches(name, valid, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"{hint}valid {what}: {', '.join(valid)}"
+
 
 class TriggerNNError(Exception):
     """Base of every error the command line reports as one clear message."""

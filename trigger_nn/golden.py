@@ -18,10 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .artifacts import CompileResult, VerifyResult, WordVectors, atomic_path
+from .artifacts import CompileResult, VectorKind, VerifyResult, WordVectors, atomic_path
 from .card import Card
 from .errors import ArtifactError, MismatchError
-from .verify import KIND_EDGE, KIND_PHYSICS, KIND_RANDOM
 
 log = logging.getLogger(__name__)
 
@@ -57,20 +56,19 @@ def run(card: Card, project: Path) -> Path:
     if not verified.passed:
         raise MismatchError(f"{project / 'verify.json'} records mismatches: golden vectors come from a verified build")
     compiled = CompileResult.load(project / "compile.json")
-    with np.load(verified.vectors_path) as v:
-        kinds, inp, reference = v["kinds"], v["inp_words"], v["reference"]
+    vectors = verified.vectors()
     try:
-        out = compiled.output_format.to_words(reference)
+        out = compiled.output_format.to_words(vectors.reference)
     except ValueError as err:
         raise MismatchError(f"the reference's outputs are not words of the output bus ({err})") from err
     pick = np.concatenate(
-        [np.flatnonzero(kinds == KIND_EDGE)]
-        + [np.flatnonzero(kinds == k)[:PER_KIND] for k in (KIND_PHYSICS, KIND_RANDOM)]
+        [vectors.of_kind(VectorKind.EDGE)]
+        + [vectors.of_kind(k)[:PER_KIND] for k in (VectorKind.TEST_SET, VectorKind.RANDOM)]
     )
     target = golden_dir(card)
     target.mkdir(parents=True, exist_ok=True)
     Golden(
-        inp_words=inp[pick],
+        inp_words=vectors.inp_words[pick],
         out_words=out[pick],
         input_format=compiled.input_format,
         output_format=compiled.output_format,

@@ -11,9 +11,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from . import __version__, physics
+from . import __version__
 from ._deps import package_version
 from .artifacts import (
     CompileResult,
@@ -28,8 +26,8 @@ from .artifacts import (
     to_plain,
 )
 from .card import Card, card_to_dict
-from .data.dataset import read_dataset
-from .verify import KIND_PHYSICS
+from .dataset import read_dataset
+from .tasks import get_task
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +47,6 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
-
-
-def firmware_scores(verified: VerifyResult) -> tuple[np.ndarray, np.ndarray]:
-    """Firmware outputs on the test-set vectors (found bit-identical to the reference) and their test-set rows."""
-    vectors = np.load(verified.vectors_path)
-    from_test_set = vectors["kinds"] == KIND_PHYSICS
-    return vectors["reference"][from_test_set].reshape(-1), vectors["test_index"][from_test_set]
 
 
 def _verification(verified: VerifyResult) -> dict[str, Any]:
@@ -224,8 +215,8 @@ def run(card: Card, project: Path) -> dict[str, Any]:
     timings = Timings.load(timings_path).stages if timings_path.is_file() else {}
 
     test = read_dataset(info.path).test
-    scores, rows = firmware_scores(verified)
-    phys = physics.evaluate(card, test, info, scores, rows, project / "plots")
+    scores, rows = verified.vectors().test_set_outputs()
+    phys = get_task(card.task).evaluate(card.data, test, info, scores, rows, project / "plots")
 
     report: dict[str, Any] = {
         "model": card.name,

@@ -33,7 +33,7 @@ from .artifacts import (
     atomic_path,
     to_plain,
 )
-from .card import Card, ImportedModel, card_to_dict
+from .card import Card, card_to_dict
 from .errors import ArtifactError, BudgetError, CardError, ConversionError, MismatchError, TriggerNNError
 
 log = logging.getLogger(__name__)
@@ -94,10 +94,10 @@ def run_point(card: Card, spec: PointSpec, point_dir: Path, dataset_json: Path) 
     included, is an error and leaves no ``point.json``, so a re-run tries the point again.
     """
     from . import compile as compile_stage
-    from . import physics, synth, train, verify
+    from . import synth, train, verify
     from ._deps import setup_environment
-    from .data.dataset import read_dataset
-    from .report import firmware_scores
+    from .dataset import read_dataset
+    from .tasks import get_task
 
     setup_environment()
     pcard = point_card(card, spec)
@@ -109,7 +109,8 @@ def run_point(card: Card, spec: PointSpec, point_dir: Path, dataset_json: Path) 
     logging.getLogger("trigger_nn").setLevel(logging.INFO)
     t0 = time.perf_counter()
     common = {"beta": spec.beta, "clock_period_ns": spec.clock_period_ns, "card_hash": card_hash(card)}
-    label, key = physics.headline(pcard)
+    task = get_task(pcard.task)
+    headline = task.headline(pcard.data)
     try:
         for stage in (train.run, compile_stage.run, verify.run, synth.run):
             stage(pcard, point_dir)
@@ -117,13 +118,13 @@ def run_point(card: Card, spec: PointSpec, point_dir: Path, dataset_json: Path) 
         compiled = CompileResult.load(point_dir / "compile.json")
         synthesised = SynthResult.load(point_dir / "synth.json")
         info = DatasetInfo.load(point_dir / "data" / "dataset.json")
-        scores, rows = firmware_scores(verified)
-        found = physics.evaluate(pcard, read_dataset(info.path).test, info, scores, rows, point_dir / "plots")
+        scores, rows = verified.vectors().test_set_outputs()
+        found = task.evaluate(pcard.data, read_dataset(info.path).test, info, scores, rows, point_dir / "plots")
         point = ScanPoint(
             **common,
             status="ok",
-            metric_name=label,
-            metric=float(found.metrics[key]),
+            metric_name=headline.label,
+            metric=float(found.metrics[headline.key]),
             vectors=int(len(scores)),
             luts=synthesised.luts,
             ffs=synthesised.ffs,
@@ -182,7 +183,7 @@ def _table(points: Sequence[ScanPoint], front: Sequence[bool]) -> list[str]:
 
 
 def _plot(path: Path, points: Sequence[ScanPoint], front: Sequence[bool]) -> None:
-    from .physics import figure
+    from .tasks.common import figure
 
     ok = [(p, best) for p, best in zip(points, front, strict=True) if p.status == "ok"]
     if not ok:
@@ -247,12 +248,11 @@ def run(card: Card, projects: Path, *, workers: int | None = None, scheduler: st
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from . import simulate
+    from .tasks import get_task
 
-    if isinstance(card.data, ImportedModel):
-        raise CardError(
-            f"{card.name} is an imported model: it comes trained, so there is no quantisation strength to scan; "
-            "scan a card with a network to train"
-        )
+    refusal = get_task(card.task).scan_refusal(card.data)
+    if refusal is not None:
+        raise CardError(f"{card.name} cannot be scanned: {refusal}")
     scan_dir = Path(projects) / f"{card.name}_scan"
     scan_dir.mkdir(parents=True, exist_ok=True)
     digest = card_hash(card)

@@ -19,7 +19,8 @@ from typing import Any
 from .artifacts import CompileResult, SynthResult
 from .card import Card
 from .firmware import timing, vendor
-from .firmware.synth import family_of, yosys_synth
+from .firmware.parts import family_of
+from .firmware.synth import yosys_synth
 
 log = logging.getLogger(__name__)
 

@@ -8,19 +8,20 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import metrics
 from ._deps import setup_environment
 from .artifacts import DatasetInfo, TrainResult, atomic_path
-from .card import Card, ImportedModel
-from .data.dataset import read_dataset
-from .errors import ArtifactError
+from .card import Card
+from .dataset import read_dataset
 from .nets import build_model
+from .tasks import Pretrained, get_task
+from .tasks.common import summary
 
 log = logging.getLogger(__name__)
 
@@ -44,21 +45,6 @@ def seed_everything(seed: int) -> None:
             )
 
 
-def load_model(path: Path) -> Any:
-    """Load a trained quantised model; a file that does not load is an ArtifactError naming it."""
-    setup_environment()
-    import hgq  # noqa: F401  (registers the HGQ2 layers with Keras)
-    import keras
-
-    path = Path(path)
-    if not path.is_file():
-        raise ArtifactError(f"model {path} does not exist: it is written by `trigger-nn train`; run that first")
-    try:
-        return keras.models.load_model(path, compile=False)
-    except Exception as err:  # Keras raises many types for a bad file
-        raise ArtifactError(f"model {path} does not load as a Keras model: {err}") from err
-
-
 def epoch_logger(epochs: int) -> Any:
     """A Keras callback logging one line per epoch (Keras' own bar is off: it floods CI logs)."""
     import keras
@@ -75,10 +61,9 @@ def epoch_logger(epochs: int) -> Any:
 
 def run(card: Card, project: Path) -> TrainResult:
     setup_environment()
-    if isinstance(card.data, ImportedModel):
-        from . import importer
-
-        return importer.model(card, project)
+    pretrained = get_task(card.task).pretrained(card.data)
+    if pretrained is not None:
+        return _copy_in(pretrained, project)
     info = DatasetInfo.load(project / "data" / "dataset.json")
     ds = read_dataset(info.path)
     seed_everything(card.seed)
@@ -109,11 +94,11 @@ def run(card: Card, project: Path) -> TrainResult:
         callbacks=callbacks,
         verbose=0,
     )
-    # WRAP activations need their integer bits set from representative data (TOOLCHAIN.md trap 5).
+    # WRAP activations need their integer bits set from representative data (docs/toolchain.md).
     ebops = float(trace_minmax(model, ds.train.x, batch_size=4096))
     scores = model.predict(ds.test.x, batch_size=4096, verbose=0).reshape(-1)
     background, signal = ds.class_names[0], ds.class_names[-1]
-    found = metrics.summary(scores, ds.test.y, background=background, signal=signal)
+    found = summary(scores, ds.test.y, background=background, signal=signal)
     log.info("test AUC %.4f, %s", found["auc"], ", ".join(f"{k}={v:.4f}" for k, v in found.items() if k != "auc"))
 
     model_path = project / "train" / "model.keras"
@@ -124,6 +109,24 @@ def run(card: Card, project: Path) -> TrainResult:
         epochs_run=len(history.history["loss"]),
         metrics=found,
         ebops=ebops,
+        seconds=time.perf_counter() - t0,
+    )
+    result.save(project / "train" / "training.json")
+    return result
+
+
+def _copy_in(pretrained: Pretrained, project: Path) -> TrainResult:
+    """A model that comes trained is the reference as it is: copied in, not trained."""
+    t0 = time.perf_counter()
+    model_path = project / "train" / "model.keras"
+    with atomic_path(model_path) as tmp:
+        shutil.copyfile(pretrained.model, tmp)
+    log.info("no training: %s copied in as the reference", pretrained.model)
+    result = TrainResult(
+        model_path=model_path,
+        epochs_run=0,
+        metrics=pretrained.metrics,
+        ebops=None,
         seconds=time.perf_counter() - t0,
     )
     result.save(project / "train" / "training.json")

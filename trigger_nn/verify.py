@@ -22,15 +22,15 @@ from .artifacts import (
     DatasetInfo,
     ImplementationCheck,
     TrainResult,
+    VectorKind,
     VerifyResult,
-    atomic_path,
+    VerifyVectors,
 )
 from .card import Card
-from .data.dataset import read_dataset
+from .dataset import read_dataset
 from .errors import MismatchError
 from .firmware.hls import CSimulation
 from .firmware.rtl import RTLEmulation, exact_predict
-from .train import load_model
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +47,6 @@ def exact_reference_reason(compiled: CompileResult) -> str | None:
         f"the logic holds {compiled.widest_value_bits}-bit values, wider than float32's {FLOAT32_EXACT_BITS}-bit "
         "significand, so the float32 Keras model is not guaranteed exact"
     )
-
-
-KIND_EDGE, KIND_PHYSICS, KIND_RANDOM = 0, 1, 2
 
 
 def edge_words(fmt: BusFormat) -> np.ndarray:
@@ -92,10 +89,14 @@ def make_vectors(
     rand = np.random.default_rng(seed).integers(lo, hi + 1, size=(n_random, fmt.n_elements), dtype=np.int64)
     words = np.concatenate([edges, phys, rand])
     kinds = np.concatenate(
-        [np.full(len(edges), KIND_EDGE), np.full(len(phys), KIND_PHYSICS), np.full(n_random, KIND_RANDOM)]
+        [
+            np.full(len(edges), VectorKind.EDGE),
+            np.full(len(phys), VectorKind.TEST_SET),
+            np.full(n_random, VectorKind.RANDOM),
+        ]
     )
     test_index = np.full(len(words), -1, dtype=np.int64)
-    test_index[kinds == KIND_PHYSICS] = np.arange(len(phys))
+    test_index[kinds == VectorKind.TEST_SET] = np.arange(len(phys))
     return words, kinds.astype(np.int8), test_index
 
 
@@ -153,19 +154,19 @@ def run(card: Card, project: Path) -> VerifyResult:
     compiled = CompileResult.load(project / "compile.json")
     trained = TrainResult.load(project / "train" / "training.json")
     info = DatasetInfo.load(project / "data" / "dataset.json")
-    model = load_model(trained.model_path)
+    model = trained.load_model()
     in_fmt, out_fmt = compiled.input_format, compiled.output_format
 
     test = read_dataset(info.path).test
     words, kinds, test_index = make_vectors(in_fmt, test.x.reshape(len(test.x), -1), card.verify.n_vectors, card.seed)
     x = in_fmt.from_words(words).astype(np.float32).reshape(-1, *info.input_shape)
-    n_edge = int(np.sum(kinds == KIND_EDGE))
+    n_edge, n_random = int(np.sum(kinds == VectorKind.EDGE)), int(np.sum(kinds == VectorKind.RANDOM))
     log.info(
         "verifying on %d vectors (%d edge, %d test-set, %d random)",
         len(x),
         n_edge,
-        int(np.sum(kinds == KIND_PHYSICS)),
-        int(np.sum(kinds == KIND_RANDOM)),
+        int(np.sum(kinds == VectorKind.TEST_SET)),
+        n_random,
     )
 
     def keras(w: np.ndarray) -> np.ndarray:
@@ -212,21 +213,13 @@ def run(card: Card, project: Path) -> VerifyResult:
         ),
     )
 
-    vectors_path = project / "verify" / "vectors.npz"
-    with atomic_path(vectors_path) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez_compressed(
-                f,
-                inp_words=words,
-                kinds=kinds,
-                test_index=test_index,
-                reference=ref,
-                out_words=_out_words(ref, out_fmt),
-            )
+    vectors_path = VerifyVectors(
+        inp_words=words, kinds=kinds, test_index=test_index, reference=ref, out_words=_out_words(ref, out_fmt)
+    ).save(project / "verify" / "vectors.npz")
     result = VerifyResult(
         reference=reference,
         keras_float32_mismatches=None if reason is None else int(np.sum(np.any(keras_out != ref, axis=1))),
-        n_random=int(np.sum(kinds == KIND_RANDOM)),
+        n_random=n_random,
         n_edge=n_edge,
         checks=checks,
         vectors_path=vectors_path,

@@ -5,7 +5,10 @@ and the Python reference's raw output words.
 Output, under ``work_dir``: ``build-<hash>/`` and ``build-<hash>.log`` (the Verilator model, reused while
 the sources, top, tools and build options are unchanged) and ``run/`` (``job.npz``, ``result.json``,
 ``results.xml``, ``sim.log``, ``dump.vcd`` with ``waves``). One run at a time per ``work_dir``.
-The testbench is ``firmware_tests/tb_stream.py`` in the repository.
+The testbench is :mod:`trigger_nn.firmware.tb_stream`, in the package itself: cocotb's runner hands the
+simulator this interpreter's ``sys.path`` as ``$PYTHONPATH`` and its executable, so the simulator's embedded Python
+sees the same site-packages (an editable install's finder included) and imports the testbench by its dotted name
+from the same copy of ``trigger_nn`` as the caller; an install that is not editable co-simulates too.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import logging
 import os
 import subprocess
 import time
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,8 +37,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: the testbench module, and how it finds its job and where it writes its result
-TEST_MODULE = "tb_stream"
+#: the testbench module (imported by the simulator's Python), and how it finds its job and where it writes its result
+TEST_MODULE = "trigger_nn.firmware.tb_stream"
 JOB_ENV = "TRIGGER_NN_COSIM_JOB"
 RESULT_ENV = "TRIGGER_NN_COSIM_RESULT"
 #: how far past the expected latency the testbench searches by default
@@ -85,15 +89,25 @@ class CosimMeasurement(StreamVerdict):
         return self.failure is None
 
 
-def firmware_tests_dir() -> Path:
-    """The repository's ``firmware_tests/``, where the cocotb testbench lives."""
-    tests_dir = Path(__file__).resolve().parents[2] / "firmware_tests"
-    if not (tests_dir / f"{TEST_MODULE}.py").is_file():
-        raise ToolError(
-            f"the cocotb testbench {tests_dir / (TEST_MODULE + '.py')} is missing: co-simulation needs the "
-            "package installed editable from the repository (`pip install -e .` in the checkout)"
-        )
-    return tests_dir
+def _check_testbench_file(results_xml: Path) -> None:
+    """The simulator must have run this package's testbench, not another installed copy's.
+
+    cocotb records the test's source file in ``results.xml``; nothing is checked when it is not there
+    (no results: the caller reports that).
+    """
+    expected = Path(__file__).resolve().with_name(TEST_MODULE.rpartition(".")[2] + ".py")
+    try:
+        files = {p.get("value") for p in ET.parse(results_xml).getroot().iter("property") if p.get("name") == "file"}
+    except (OSError, ET.ParseError):
+        return
+    base = Path(os.environ.get("COCOTB_RESULTS_RELATIVE_TO", ""))  # cocotb writes the file relative to it if set
+    for name in files - {None}:
+        ran = (base / name).resolve()
+        if ran != expected:
+            raise ToolError(
+                f"the simulator's Python ran the testbench {ran}, not {expected}: it imported another copy of "
+                "trigger_nn (from $PYTHONPATH or a relative entry of sys.path); run with one copy on the path"
+            )
 
 
 def verilog_sources(rtl_dir: Path) -> list[Path]:
@@ -241,7 +255,6 @@ def run_cosim(
         if name in os.environ:  # cocotb's runner lets the calling environment override extra_env
             raise ToolError(f"${name} is set in the environment; unset it, run_cosim sets it for the simulator")
 
-    tests_dir = firmware_tests_dir()
     _deps.require_verilator()
     from cocotb_tools.check_results import get_results
     from cocotb_tools.runner import get_runner
@@ -277,7 +290,7 @@ def run_cosim(
             hdl_toplevel=top,
             hdl_toplevel_lang="verilog",
             build_dir=build_dir,
-            test_dir=tests_dir,
+            test_dir=run_dir,  # the simulator's working directory
             results_xml=str(results_xml),
             extra_env={JOB_ENV: str(job_path), RESULT_ENV: str(result_path)},
             seed=seed,
@@ -294,6 +307,7 @@ def run_cosim(
         ) from err
     sim_s = time.perf_counter() - start - build_s
 
+    _check_testbench_file(results_xml)
     if not result_path.is_file():
         raise ToolError(
             f"the simulation of {top} wrote no result ({result_path}); last lines of {log_path}:\n{_log_tail(log_path)}"

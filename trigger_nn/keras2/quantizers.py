@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from ..artifacts import FixedFormat
 from ..errors import ConversionError
 
 #: QKeras 0.9.0's parameter order and defaults, for quantisers saved as a call ("quantized_bits(8,0,alpha=1)")
@@ -75,13 +76,17 @@ class Quantizer:
 
 
 @dataclass(frozen=True)
-class FixedFormat:
+class SaturatingFormat:
     """A fixed-point format with QKeras' rounding (half to even) and saturation: HGQ2's ``kif`` quantiser."""
 
     signed: bool
     integer: int  # bits above the binary point, sign apart
     fraction: int
     symmetric: bool = False  # the most negative code left out
+
+    @property
+    def fixed(self) -> FixedFormat:
+        return FixedFormat(int(self.signed), self.integer, self.fraction)
 
     @property
     def overflow_mode(self) -> str:
@@ -234,7 +239,7 @@ def quantize_weights(q: Quantizer, w: np.ndarray, where: str) -> np.ndarray:
     raise ConversionError(f"{where}: {q.text} quantises activations; as a weight quantiser it is not supported")
 
 
-def data_format(q: Quantizer, where: str) -> FixedFormat:
+def data_format(q: Quantizer, where: str) -> SaturatingFormat:
     """The fixed-point format an activation quantiser rounds to, or the reason it has none."""
     if q.name == "quantized_bits":
         unsigned = q["bits"] - int(q["keep_negative"])
@@ -245,7 +250,7 @@ def data_format(q: Quantizer, where: str) -> FixedFormat:
                 f"{where}: {q.text} scales activations by alpha={q['alpha']} after rounding; only alpha 1 (or None) "
                 "is imported on activations (a power-of-two alpha on weights is)"
             )
-        return FixedFormat(
+        return SaturatingFormat(
             signed=bool(q["keep_negative"]),
             integer=int(q["integer"]),
             fraction=unsigned - int(q["integer"]),
@@ -258,14 +263,14 @@ def data_format(q: Quantizer, where: str) -> FixedFormat:
             )
         if q["relu_upper_bound"] is not None and not q["is_quantized_clip"]:
             raise ConversionError(f"{where}: {q.text} clips at relu_upper_bound, which the importer does not build")
-        return FixedFormat(signed=False, integer=int(q["integer"]), fraction=int(q["bits"]) - int(q["integer"]))
+        return SaturatingFormat(signed=False, integer=int(q["integer"]), fraction=int(q["bits"]) - int(q["integer"]))
     if q.name == "quantized_tanh":
         if q["use_real_tanh"]:
             raise ConversionError(
                 f"{where}: {q.text} takes the real tanh, which would need a lookup table; the hard tanh "
                 "(use_real_tanh=False, QKeras' default) is imported"
             )
-        return FixedFormat(signed=True, integer=0, fraction=int(q["bits"]) - 1, symmetric=bool(q["symmetric"]))
+        return SaturatingFormat(signed=True, integer=0, fraction=int(q["bits"]) - 1, symmetric=bool(q["symmetric"]))
     if q.name == "quantized_sigmoid":
         if q["use_real_sigmoid"]:
             raise ConversionError(
@@ -277,7 +282,7 @@ def data_format(q: Quantizer, where: str) -> FixedFormat:
                 f"{where}: {q.text} is symmetric: its lowest value is 2**-bits, not 0, a clip no fixed-point "
                 "quantiser makes; the importer takes symmetric=False"
             )
-        return FixedFormat(signed=False, integer=0, fraction=int(q["bits"]))
+        return SaturatingFormat(signed=False, integer=0, fraction=int(q["bits"]))
     raise ConversionError(f"{where}: {q.text} on activations is not supported: binary and ternary are for weights")
 
 
@@ -286,13 +291,13 @@ def affine_before(q: Quantizer) -> tuple[float, float] | None:
     return (0.5, 0.5) if q.name == "quantized_sigmoid" else None
 
 
-def holding_format(values: np.ndarray) -> tuple[int, int, int]:
+def holding_format(values: np.ndarray) -> FixedFormat:
     """The narrowest (keep_negative, integer, fraction) that holds every value exactly: for constant weights."""
     v = np.asarray(values, dtype=np.float64).ravel()
     v = v[v != 0]
     if v.size == 0:
-        return 0, 0, 1
+        return FixedFormat(0, 0, 1)
     fraction = next(f for f in range(-64, 160) if np.all(np.ldexp(v, f) == np.round(np.ldexp(v, f))))
     positive = float(v.max()) + 2.0**-fraction if np.any(v > 0) else 0.0
     negative = -float(v.min()) if np.any(v < 0) else 0.0
-    return int(negative > 0), math.ceil(math.log2(max(positive, negative))), fraction
+    return FixedFormat(int(negative > 0), math.ceil(math.log2(max(positive, negative))), fraction)

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from ..artifacts import FixedFormat
 from ..errors import ConversionError
 from ..nets.mlp import fixed_quantizer_config, input_quantizer_config
 from . import quantizers as qk
@@ -60,9 +61,8 @@ def _weight_config(values: np.ndarray) -> Any:
     return fixed_quantizer_config(qk.holding_format(values), place="weight", round_mode="RND")
 
 
-def _data_config(fmt: qk.FixedFormat) -> Any:
-    kif = (int(fmt.signed), fmt.integer, fmt.fraction)
-    return fixed_quantizer_config(kif, round_mode="RND_CONV", overflow_mode=fmt.overflow_mode)
+def _data_config(fmt: qk.SaturatingFormat) -> Any:
+    return fixed_quantizer_config(fmt.fixed, round_mode="RND_CONV", overflow_mode=fmt.overflow_mode)
 
 
 def _where(layer: Layer) -> str:
@@ -222,7 +222,7 @@ def _pooling(layer: Layer) -> Any:
     )  # fmt: skip
 
 
-def rebuild(k2: Keras2Model, input_kif: tuple[int, int, int]) -> Any:
+def rebuild(k2: Keras2Model, input_kif: FixedFormat) -> Any:
     """The Keras 3 / HGQ2 model that computes what the QKeras model does, on inputs of ``input_kif``."""
     import keras
     from hgq.layers import Quantizer

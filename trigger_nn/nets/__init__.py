@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..artifacts import FixedFormat
 from ..card import ARCHITECTURES, NetworkConfig
 from ..errors import CardError
 from .mlp import build_mlp
@@ -13,7 +14,7 @@ BUILDERS: dict[str, Callable[..., Any]] = {"mlp": build_mlp}
 assert set(BUILDERS) == set(ARCHITECTURES)
 
 
-def build_model(net: NetworkConfig, *, input_shape: tuple[int, ...], input_kif: tuple[int, int, int]) -> Any:
+def build_model(net: NetworkConfig, *, input_shape: tuple[int, ...], input_kif: FixedFormat) -> Any:
     try:
         builder = BUILDERS[net.architecture]
     except KeyError:

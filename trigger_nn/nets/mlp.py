@@ -4,18 +4,19 @@ The first layer's input quantizer is the detector's own word (e.g. the ADC's sig
 fixed and not trained, so the firmware's input bus is exactly what the front end
 delivers. Weights and activations get HGQ2's trainable bit widths, pushed down by
 the EBOPs regulariser ``beta``; activations wrap (so ``trace_minmax`` must run on
-representative data before conversion, TOOLCHAIN.md trap 5).
+representative data before conversion: ``docs/toolchain.md``, HGQ2 WRAP quantisers).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from ..artifacts import FixedFormat
 from ..card import NetworkConfig
 
 
 def fixed_quantizer_config(
-    kif: tuple[int, int, int], *, place: str = "datalane", round_mode: str = "TRN", overflow_mode: str = "WRAP"
+    kif: FixedFormat, *, place: str = "datalane", round_mode: str = "TRN", overflow_mode: str = "WRAP"
 ) -> Any:
     """An HGQ2 quantizer of one fixed, untrained format (keep_negative, integer, fraction bits)."""
     from hgq.config import QuantizerConfig
@@ -27,12 +28,12 @@ def fixed_quantizer_config(
     )  # fmt: skip
 
 
-def input_quantizer_config(input_kif: tuple[int, int, int]) -> Any:
+def input_quantizer_config(input_kif: FixedFormat) -> Any:
     """The input word: da4ml takes only WRAP on the input; data are saturated upstream (by the ADC)."""
     return fixed_quantizer_config(input_kif)
 
 
-def build_mlp(net: NetworkConfig, *, input_shape: tuple[int, ...], input_kif: tuple[int, int, int]) -> Any:
+def build_mlp(net: NetworkConfig, *, input_shape: tuple[int, ...], input_kif: FixedFormat) -> Any:
     import keras
     from hgq.config import LayerConfigScope, QuantizerConfigScope
     from hgq.layers import QDense

@@ -1,8 +1,8 @@
 """Classical shower-shape cuts, the baselines an ECL trigger network must beat.
 
 E1/E9, E9/E25 and the second (lateral) moment are what Belle II uses offline to tell photons from
-merged pi0s and hadrons (../shared/PHYSICS.md). Each is computed from the crystal image in MeV
-(centred on its most energetic crystal) and used as a single cut.
+merged pi0s and hadrons (basf2's ECL cluster variables; see ``docs/physics.md``). Each is computed
+from the crystal image in MeV (centred on its most energetic crystal) and used as a single cut.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Belle II ECL barrel clusters: single photons vs merged two-photon clusters (pi0 / ALP -> gamma gamma).
 
-The model, and where its numbers come from (../shared/PHYSICS.md unless said otherwise):
+The model, and where its numbers come from (sources in ``docs/physics.md`` unless said otherwise):
 
 - Geometry: the barrel seen locally as a plane of square crystal faces ``crystal_size_cm`` wide
   (5.0 cm, basf2's average), perpendicular to the parent's flight direction, at a distance
@@ -50,8 +50,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..card import EclPhotonData, Granularity
-from ..errors import CardError
+from ...artifacts import FixedFormat
+from ...errors import CardError
+from .config import EclPhotonData, Granularity
 
 CLASS_NAMES = ("merged", "photon")
 #: ``Clusters.source`` values: what made the cluster.
@@ -207,9 +208,9 @@ def digitise(energy_mev: np.ndarray, cfg: EclPhotonData) -> np.ndarray:
     return (counts * 2.0**-cfg.input_frac_bits).astype(np.float32)
 
 
-def input_kif(cfg: EclPhotonData) -> tuple[int, int, int]:
+def input_format(cfg: EclPhotonData) -> FixedFormat:
     """Unsigned, ``adc_bits`` bits of which ``input_frac_bits`` are read as fraction."""
-    return 0, cfg.adc_bits - cfg.input_frac_bits, cfg.input_frac_bits
+    return FixedFormat(0, cfg.adc_bits - cfg.input_frac_bits, cfg.input_frac_bits)
 
 
 def _crop(images: np.ndarray, centre: np.ndarray, size: int) -> np.ndarray:

@@ -14,21 +14,19 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-import shutil
-import time
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import yaml
 
-from .artifacts import DatasetInfo, ImportRecord, TrainResult, atomic_path
-from .card import RESERVED_NAMES, Card, ImportedModel
-from .data.dataset import Dataset, Split, write_dataset
-from .errors import CardError, DataError, MismatchError
-from .keras2 import files
-from .keras2.quantizers import holding_format
-from .keras2.rebuild import rebuild
+from ...artifacts import FixedFormat, ImportRecord, atomic_path
+from ...card import RESERVED_NAMES
+from ...errors import CardError, DataError, MismatchError
+from ...keras2 import files
+from ...keras2.quantizers import holding_format
+from ...keras2.rebuild import rebuild
+from .config import ImportedModel
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +34,7 @@ log = logging.getLogger(__name__)
 DEFAULT_VECTORS = 10000
 
 
-def parse_format(text: str) -> tuple[int, int, int]:
+def parse_format(text: str) -> FixedFormat:
     """``fixed<W,I>`` / ``ufixed<W,I>`` (ap_fixed's width and integer bits, sign included) -> (k, i, f)."""
     found = re.fullmatch(r"\s*(u?)fixed<\s*(\d+)\s*,\s*(-?\d+)\s*>\s*", text)
     if not found:
@@ -45,11 +43,11 @@ def parse_format(text: str) -> tuple[int, int, int]:
     width, integer = int(found.group(2)), int(found.group(3))
     if width < 1 or width > 32:
         raise CardError(f"--input-format {text!r}: the word must be 1 to 32 bits wide (da4ml's input bus)")
-    return int(signed), integer - int(signed), width - integer
+    return FixedFormat(int(signed), integer - int(signed), width - integer)
 
 
-def _first_quantizer_kif(k2: files.Keras2Model) -> tuple[int, int, int] | None:
-    from .keras2 import quantizers as qk
+def _first_quantizer_kif(k2: files.Keras2Model) -> FixedFormat | None:
+    from ...keras2 import quantizers as qk
 
     first = k2.layers[0] if k2.layers else None
     if first is None or first.kind != "QActivation":
@@ -57,8 +55,7 @@ def _first_quantizer_kif(k2: files.Keras2Model) -> tuple[int, int, int] | None:
     q = qk.parse(first.config.get("activation"), f"layer {first.name!r}")
     if not isinstance(q, qk.Quantizer):
         return None
-    fmt = qk.data_format(q, f"layer {first.name!r}")
-    return int(fmt.signed), fmt.integer, fmt.fraction
+    return qk.data_format(q, f"layer {first.name!r}").fixed
 
 
 def _read_inputs(path: Path, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray | None]:
@@ -80,7 +77,7 @@ def _read_inputs(path: Path, shape: tuple[int, ...]) -> tuple[np.ndarray, np.nda
     return x, y
 
 
-def _on_grid(x: np.ndarray, kif: tuple[int, int, int], where: str) -> None:
+def _on_grid(x: np.ndarray, kif: FixedFormat, where: str) -> None:
     k, i, f = kif
     low, high = -(2.0**i) * k, 2.0**i - 2.0**-f
     scaled = np.ldexp(x, f)
@@ -93,7 +90,7 @@ def _on_grid(x: np.ndarray, kif: tuple[int, int, int], where: str) -> None:
         )
 
 
-def _random_words(kif: tuple[int, int, int], shape: tuple[int, ...], n: int, seed: int) -> np.ndarray:
+def _random_words(kif: FixedFormat, shape: tuple[int, ...], n: int, seed: int) -> np.ndarray:
     k, i, f = kif
     low, high = -(2 ** (i + f)) * k, 2 ** (i + f) - 1
     return np.ldexp(np.random.default_rng(seed).integers(low, high + 1, (n, *shape)), -f).astype(np.float64)
@@ -140,8 +137,8 @@ def run(
             f"{model_file}: the model has no input quantiser, so the input word is unknown: give --input-format "
             "fixed<W,I> (the trigger word) or --inputs FILE.npz"
         )
-    if sum(kif) > 32:
-        raise CardError(f"the input word ({origin}) is {sum(kif)} bits wide; da4ml's input bus takes at most 32")
+    if kif.width > 32:
+        raise CardError(f"the input word ({origin}) is {kif.width} bits wide; da4ml's input bus takes at most 32")
     if x is None:
         x = _random_words(kif, k2.input_shape, DEFAULT_VECTORS, seed)
         log.info("no --inputs: %d random words over the input format", len(x))
@@ -192,44 +189,3 @@ def run(
                        + yaml.safe_dump(card, sort_keys=False))  # fmt: skip
     log.info("wrote %s and %s/", card_path, folder)
     return card_path
-
-
-# --- the flow's first two stages for an imported model ---------------------------------------------------
-
-
-def dataset(card: Card, project: Path) -> DatasetInfo:
-    """The import's vectors as the test set (there is no training set: the model comes trained)."""
-    data = card.data
-    assert isinstance(data, ImportedModel)
-    with np.load(data.inputs) as f:
-        x = np.asarray(f["x"], dtype=np.float32)
-        kif = tuple(int(v) for v in f["input_kif"])
-    split = Split(x=x, y=np.zeros(len(x), dtype=np.int8), truth={})
-    path = project / "data" / "dataset.h5"
-    ds = Dataset(train=Split(x=x[:0], y=split.y[:0], truth={}), test=split, input_kif=kif, class_names=("output",))
-    write_dataset(path, ds, attrs={"task": card.task, "seed": card.seed})
-    info = DatasetInfo(
-        path=path, task=card.task, n_train=0, n_test=len(x), input_shape=tuple(x.shape[1:]),
-        class_names=("output",), seed=card.seed, description=f"vectors imported with the model ({data.source})",
-    )  # fmt: skip
-    info.save(project / "data" / "dataset.json")
-    return info
-
-
-def model(card: Card, project: Path) -> TrainResult:
-    """The rebuilt model is the reference as it is: copied in, not trained."""
-    data = card.data
-    assert isinstance(data, ImportedModel)
-    t0 = time.perf_counter()
-    metrics: dict[str, float] = {}
-    if data.record.is_file():
-        record = ImportRecord.load(data.record)
-        metrics = {"qkeras_vectors": record.qkeras_vectors, "qkeras_mismatches": record.qkeras_mismatches}
-    model_path = project / "train" / "model.keras"
-    with atomic_path(model_path) as tmp:
-        shutil.copyfile(data.model, tmp)
-    log.info("imported model: no training; %s copied in as the reference", data.model)
-    seconds = time.perf_counter() - t0
-    result = TrainResult(model_path=model_path, epochs_run=0, metrics=metrics, ebops=None, seconds=seconds)
-    result.save(project / "train" / "training.json")
-    return result

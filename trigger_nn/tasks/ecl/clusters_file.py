@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from ..card import UserClusters
-from ..errors import DataError
+from ...errors import DataError
+from .config import UserClusters
 
 #: suffix -> what the file is; the suffix alone decides how a file is read.
 FORMATS = {".root": "ROOT", ".h5": "HDF5", ".hdf5": "HDF5", ".npz": "NumPy .npz"}

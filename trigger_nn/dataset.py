@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..artifacts import atomic_path
-from ..errors import ArtifactError
+from .artifacts import FixedFormat, atomic_path
+from .errors import ArtifactError
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -22,7 +22,7 @@ class Split:
 class Dataset:
     train: Split
     test: Split
-    input_kif: tuple[int, int, int]
+    input_kif: FixedFormat
     class_names: tuple[str, ...]
 
 
@@ -62,10 +62,10 @@ def read_dataset(path: Path) -> Dataset:
                     y=g["y"][()],
                     truth={k: v[()] for k, v in g["truth"].items()},
                 )
-            kif = tuple(int(v) for v in f.attrs["input_kif"])
+            kif = FixedFormat(*(int(v) for v in f.attrs["input_kif"]))
             class_names = tuple(str(f.attrs["class_names"]).split(","))
     except (OSError, KeyError) as err:
         raise ArtifactError(
             f"dataset {path} is unreadable or incomplete ({err}); re-run `trigger-nn simulate`"
         ) from err
-    return Dataset(train=splits["train"], test=splits["test"], input_kif=kif, class_names=class_names)  # type: ignore[arg-type]
+    return Dataset(train=splits["train"], test=splits["test"], input_kif=kif, class_names=class_names)

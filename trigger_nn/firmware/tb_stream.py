@@ -23,7 +23,6 @@ successive inputs that both came out right: 1 when a new vector every clock pass
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,11 +32,7 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
-try:
-    from trigger_nn.artifacts import WordVectors
-except ImportError:  # the simulator's embedded Python may not have the repository root on its path
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from trigger_nn.artifacts import WordVectors
+from trigger_nn.artifacts import WordVectors
 from trigger_nn.firmware.cosim import JOB_ENV, RESULT_ENV, StreamVerdict
 
 #: simulated clock period; the design has no timing in it, the real period is applied by the caller

@@ -1,6 +1,6 @@
 """SuperCDMS-style phonon stream: signal pulses, low-frequency noise (LFN) and plain noise, as the trigger sees it.
 
-The model, and where its numbers come from (../shared/PHYSICS.md):
+The model, and where its numbers come from (sources in ``docs/physics.md``):
 
 - Sampling at 625 kHz (QETpy's default ``fs``; one sample every 1.6 us).
 - Pulses: QETpy's two-pole (``A (exp(-t/tau_f) - exp(-t/tau_r))``) or three-pole template, rise
@@ -32,16 +32,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import IntEnum
 from functools import cached_property
 
 import numpy as np
 
-from ..card import CdmsLfnData, PulseShape
+from ...artifacts import FixedFormat
+from .config import CdmsLfnData, PulseShape
 
 CLASS_NAMES = ("background", "signal")
-#: what made each window (``Windows.kind``)
-KIND_NOISE, KIND_LFN, KIND_SIGNAL = 0, 1, 2
-KIND_NAMES = ("noise", "LFN", "signal")
+
+
+class EventKind(IntEnum):
+    """What made each window (``Windows.kind``, the dataset's ``kind`` truth)."""
+
+    NOISE = 0
+    LFN = 1
+    SIGNAL = 2
+
+
 CHUNK = 2000
 SINUSOIDS = 8
 
@@ -129,7 +138,7 @@ class Windows:
 
     x: np.ndarray  # (n, window) float32, integer ADC counts
     label: np.ndarray  # (n,) int8: 1 signal, 0 background (LFN or noise)
-    kind: np.ndarray  # (n,) int8: KIND_*
+    kind: np.ndarray  # (n,) int8: EventKind
     energy_sigma: np.ndarray  # (n,) float32: pulse energy in sigma_E (NaN for background)
     of_peak_sigma: np.ndarray  # (n,) float32: the OF's peak near the event, sigma_E units
     onset: np.ndarray  # (n,) int32: pulse onset sample in the window (-1 for background)
@@ -200,9 +209,9 @@ def _chunk(cfg: CdmsLfnData, of: OptimalFilter, geo: Geometry, kind, energy, anc
     n = len(kind)
     r = cfg.peak_search_samples
     x = _gen_noise(cfg, n, rng)
-    sig = np.flatnonzero(kind == KIND_SIGNAL)
+    sig = np.flatnonzero(kind == EventKind.SIGNAL)
     x[sig] += pulse_templates(cfg, cfg.trace_length, anchor[sig]) * (energy[sig] * of.resolution)[:, None]
-    lfn = np.flatnonzero(kind == KIND_LFN)
+    lfn = np.flatnonzero(kind == EventKind.LFN)
     if lfn.size:
         shapes = lfn_shapes(cfg, anchor[lfn], rng)
         y = of.apply(shapes)
@@ -222,7 +231,7 @@ def _chunk(cfg: CdmsLfnData, of: OptimalFilter, geo: Geometry, kind, energy, anc
     window = x[rows, start[:, None] + np.arange(cfg.window)[None, :]]
     baseline = x[rows, start[:, None] + np.arange(-cfg.baseline_samples, 0)[None, :]].mean(axis=1)
     window = digitise(window - np.round(baseline)[:, None], cfg.adc_bits)
-    onset = np.where(kind == KIND_SIGNAL, anchor - start, -1)
+    onset = np.where(kind == EventKind.SIGNAL, anchor - start, -1)
     return window, of_peak, onset
 
 
@@ -231,9 +240,11 @@ def simulate(cfg: CdmsLfnData, n: int, rng: np.random.Generator, *, progress=Non
     of = OptimalFilter.build(cfg)
     geo = Geometry(cfg, of.onset)
     p_noise, p_sig = cfg.noise_fraction, cfg.signal_fraction
-    kind = rng.choice([KIND_NOISE, KIND_LFN, KIND_SIGNAL], size=n, p=[p_noise, 1 - p_noise - p_sig, p_sig])
+    kind = rng.choice(
+        [EventKind.NOISE, EventKind.LFN, EventKind.SIGNAL], size=n, p=[p_noise, 1 - p_noise - p_sig, p_sig]
+    )
     kind = kind.astype(np.int8)
-    energy = np.where(kind == KIND_SIGNAL, rng.uniform(*cfg.energy_range_sigma, size=n), np.nan)
+    energy = np.where(kind == EventKind.SIGNAL, rng.uniform(*cfg.energy_range_sigma, size=n), np.nan)
     lo, hi = geo.anchors
     anchor = rng.integers(lo, hi + 1, size=n)
     x = np.empty((n, cfg.window), dtype=np.float32)
@@ -246,7 +257,7 @@ def simulate(cfg: CdmsLfnData, n: int, rng: np.random.Generator, *, progress=Non
             progress(sl.stop, n)
     return Windows(
         x=x,
-        label=(kind == KIND_SIGNAL).astype(np.int8),
+        label=(kind == EventKind.SIGNAL).astype(np.int8),
         kind=kind,
         energy_sigma=energy.astype(np.float32),
         of_peak_sigma=of_peak.astype(np.float32),
@@ -254,9 +265,9 @@ def simulate(cfg: CdmsLfnData, n: int, rng: np.random.Generator, *, progress=Non
     )
 
 
-def input_kif(cfg: CdmsLfnData) -> tuple[int, int, int]:
+def input_format(cfg: CdmsLfnData) -> FixedFormat:
     """The ADC word as a fixed-point type: signed, ``adc_bits - 1`` integer bits, no fraction."""
-    return 1, cfg.adc_bits - 1, 0
+    return FixedFormat(1, cfg.adc_bits - 1, 0)
 
 
 def description(cfg: CdmsLfnData) -> str:

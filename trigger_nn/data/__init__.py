@@ -1,1 +1,0 @@
-"""Simulators (one module per detector) and dataset I/O."""

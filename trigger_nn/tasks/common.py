@@ -1,0 +1,164 @@
+"""What every task measures alike: ROC, AUC, efficiencies at fixed rates, binned fractions, and the plots.
+
+Scores are the firmware's (the test-set vectors verify found bit-identical in every implementation),
+so every number is what the firmware decides. ``figure`` is the one way plots are made and saved.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..artifacts import DatasetInfo, atomic_path
+from ..dataset import Split
+from .protocol import Physics
+
+log = logging.getLogger(__name__)
+
+#: how the network appears in tables and legends
+NN = "NN (firmware)"
+
+
+def split_rngs(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
+    """Separate streams for train and test, so changing n_train leaves the test set alone."""
+    train, test = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+    return train, test
+
+
+def log_progress(done: int, total: int) -> None:
+    """A simulator's progress, every ten thousand events or so."""
+    if done == total or done % 10000 < 2000:
+        log.info("  %d/%d events", done, total)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Roc:
+    """Signal efficiency vs background pass rate, one point per distinct threshold."""
+
+    background_pass: np.ndarray
+    signal_eff: np.ndarray
+    thresholds: np.ndarray
+
+
+def roc(scores: np.ndarray, labels: np.ndarray) -> Roc:
+    """Accept when ``score >= threshold``; ties are kept together (firmware scores are discrete)."""
+    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    labels = np.asarray(labels).reshape(-1).astype(bool)
+    order = np.argsort(-scores, kind="stable")
+    s, lab = scores[order], labels[order]
+    last_of_tie = np.r_[np.flatnonzero(np.diff(s) != 0), s.size - 1]
+    tp = np.cumsum(lab)[last_of_tie]
+    fp = np.cumsum(~lab)[last_of_tie]
+    n_sig, n_bkg = max(int(lab.sum()), 1), max(int((~lab).sum()), 1)
+    return Roc(
+        background_pass=np.r_[0.0, fp / n_bkg],
+        signal_eff=np.r_[0.0, tp / n_sig],
+        thresholds=np.r_[np.inf, s[last_of_tie]],
+    )
+
+
+def auc(r: Roc) -> float:
+    return float(np.trapezoid(r.signal_eff, r.background_pass))
+
+
+def signal_eff_at(r: Roc, background_pass: float) -> float:
+    """Best signal efficiency with a background pass rate no higher than ``background_pass``."""
+    ok = r.background_pass <= background_pass
+    return float(r.signal_eff[ok].max())
+
+
+def background_pass_at(r: Roc, signal_eff: float) -> float:
+    """Lowest background pass rate that keeps at least ``signal_eff`` of the signal."""
+    ok = r.signal_eff >= signal_eff
+    return float(r.background_pass[ok].min())
+
+
+def threshold_at(r: Roc, signal_eff: float) -> float:
+    """The cut (accept ``score >= cut``) that keeps at least ``signal_eff`` of the signal with the fewest background."""
+    return float(r.thresholds[np.flatnonzero(r.signal_eff >= signal_eff)[0]])
+
+
+def summary(scores: np.ndarray, labels: np.ndarray, *, background: str, signal: str) -> dict[str, float]:
+    r = roc(scores, labels)
+    pred = np.asarray(scores).reshape(-1) >= 0
+    return {
+        "auc": auc(r),
+        "accuracy_at_logit_0": float(np.mean(pred == np.asarray(labels).reshape(-1).astype(bool))),
+        f"{signal}_eff_at_1pct_{background}_pass": signal_eff_at(r, 0.01),
+        f"{signal}_eff_at_5pct_{background}_pass": signal_eff_at(r, 0.05),
+        f"{background}_pass_at_90pct_{signal}_eff": background_pass_at(r, 0.90),
+        f"{background}_pass_at_95pct_{signal}_eff": background_pass_at(r, 0.95),
+    }
+
+
+def binned_fraction(passed: np.ndarray, which: np.ndarray, n_bins: int) -> tuple[list[float], list[float]]:
+    """Fraction of ``passed`` in each bin and its binomial error (NaN for an empty bin)."""
+    frac, err = [], []
+    for b in range(n_bins):
+        sel = passed[which == b]
+        p = float(sel.mean()) if sel.size else float("nan")
+        frac.append(p)
+        err.append(float(np.sqrt(p * (1 - p) / sel.size)) if sel.size else float("nan"))
+    return frac, err
+
+
+@contextmanager
+def figure(path: Path, *args: Any, **kwargs: Any) -> Iterator[Any]:
+    """A matplotlib figure saved atomically to ``path`` as PNG when the block ends."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(*args, **kwargs)
+    try:
+        yield fig, axes
+        fig.tight_layout()
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=110)
+    finally:
+        plt.close(fig)
+
+
+def metric_table(found: dict[str, Any]) -> list[str]:
+    """The float-valued metrics as a Markdown table."""
+    return [
+        "| metric | value |",
+        "|---|---|",
+        *[f"| {k} | {v:.4f} |" for k, v in found.items() if isinstance(v, float)],
+    ]
+
+
+GENERIC_PLOTS = ("![ROC](plots/roc.png)", "![example windows](plots/examples.png)")
+
+
+def binary_classifier(test: Split, info: DatasetInfo, scores: np.ndarray, rows: np.ndarray, plots: Path) -> Physics:
+    """Any binary task: the summary figures of merit, the ROC, and example inputs of each class."""
+    names = info.class_names
+    labels = test.y[rows]
+    found = {"vectors": int(len(scores)), **summary(scores, labels, background=names[0], signal=names[-1])}
+    r = roc(scores, labels)
+    paths = {"roc": plots / "roc.png", "examples": plots / "examples.png"}
+    with figure(paths["roc"], figsize=(5, 4)) as (_, ax):
+        ax.plot(r.background_pass, r.signal_eff, drawstyle="steps-post", label=f"{NN}, AUC {auc(r):.4f}")
+        ax.set_xscale("log")
+        ax.set_xlim(1e-4, 1)
+        ax.set_xlabel(f"{names[0]} pass rate")
+        ax.set_ylabel(f"{names[-1]} efficiency")
+        ax.set_title("ROC on the held-out set (da4ml Verilog = reference)")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(loc="lower right")
+    with figure(paths["examples"], 1, 2, figsize=(9, 3.2), sharey=True) as (_, axes):
+        for ax, cls in zip(axes, (1, 0), strict=True):
+            for i in np.flatnonzero(test.y == cls)[:4]:
+                ax.plot(test.x[i].reshape(-1), lw=1)
+            ax.set_title(f"{names[cls]} windows (test set)")
+            ax.set_xlabel("sample")
+        axes[0].set_ylabel("ADC counts")
+    return Physics(metrics=found, markdown=[*metric_table(found), "", *GENERIC_PLOTS], plots=paths)

@@ -1,0 +1,74 @@
+"""A model brought in by `trigger-nn import` (Keras 2 / QKeras): it comes trained, with its own input vectors.
+
+``importer`` is the `trigger-nn import` command, ``config`` the card section it writes. In the flow,
+its vectors are the test set (there is no training set) and its model is the reference as it is.
+There are no labels, so the report section is the rebuilt model's equality with QKeras instead of a
+figure of merit.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ...artifacts import DatasetInfo, FixedFormat, ImportRecord
+from ...dataset import Dataset, Split
+from ..protocol import Headline, Physics, Pretrained
+from .config import ImportedModel
+
+
+class ImportedTask:
+    data_type = ImportedModel
+
+    def dataset(self, data: ImportedModel, seed: int) -> Dataset:
+        with np.load(data.inputs) as f:
+            x = np.asarray(f["x"], dtype=np.float32)
+            kif = FixedFormat(*(int(v) for v in f["input_kif"]))
+        y = np.zeros(len(x), dtype=np.int8)
+        return Dataset(
+            train=Split(x=x[:0], y=y[:0], truth={}),
+            test=Split(x=x, y=y, truth={}),
+            input_kif=kif,
+            class_names=("output",),
+        )
+
+    def describe(self, data: ImportedModel) -> str:
+        return f"vectors imported with the model ({data.source})"
+
+    def pretrained(self, data: ImportedModel) -> Pretrained | None:
+        metrics: dict[str, float] = {}
+        if data.record.is_file():
+            record = ImportRecord.load(data.record)
+            metrics = {"qkeras_vectors": record.qkeras_vectors, "qkeras_mismatches": record.qkeras_mismatches}
+        return Pretrained(model=data.model, metrics=metrics)
+
+    def headline(self, data: ImportedModel) -> Headline:
+        return Headline(label="AUC", key="auc")
+
+    def evaluate(
+        self, data: ImportedModel, test: Split, info: DatasetInfo, scores: np.ndarray, rows: np.ndarray, plots: Path
+    ) -> Physics:
+        record = ImportRecord.load(data.record) if data.record.is_file() else None
+        compared = record.qkeras_vectors if record else 0
+        mismatches = record.qkeras_mismatches if record else None
+        qkeras = (
+            f"the rebuilt model's outputs equal QKeras' own predictions on {compared} vectors "
+            f"({mismatches} differ; `trigger-nn import`, {data.record})"
+            if compared
+            else "no QKeras predictions were given to `trigger-nn import`, so its equality with QKeras is not measured"
+        )
+        return Physics(
+            metrics={"vectors": int(len(rows)), "qkeras_vectors": compared, "qkeras_mismatches": mismatches},
+            markdown=[
+                f"An imported model ({data.source}): its vectors carry no labels, so there is no figure of merit. "
+                f"Instead: {qkeras}; and the firmware's outputs equal the rebuilt model's (Bit-exact verification, "
+                "above)."
+            ],
+        )
+
+    def scan_refusal(self, data: ImportedModel) -> str | None:
+        return (
+            "an imported model comes trained, so there is no quantisation strength to scan; "
+            "scan a card with a network to train"
+        )

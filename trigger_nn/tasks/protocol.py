@@ -1,0 +1,91 @@
+"""What a trigger task is to the stages: its card section, its dataset, its figures of merit.
+
+The stages know a task only through :class:`Task`; nothing outside a task's folder looks at its
+card section's type. A new task is one folder under ``tasks/`` and one line in ``tasks.TASKS``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, Self
+
+import numpy as np
+
+from ..artifacts import DatasetInfo
+from ..dataset import Dataset, Split
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskData:
+    """Base of a task's card section (``data:``): a frozen, keyword-only dataclass whose defaults are the task's.
+
+    The card reader builds it from YAML (unknown keys and wrong types are refused there), then calls
+    :meth:`validate`, then :meth:`with_paths_from` with the card's folder.
+    """
+
+    def validate(self, where: str) -> None:
+        """Refuse values the types allow but the task does not (a ``CardError`` naming ``where`` and the key)."""
+
+    def with_paths_from(self, folder: Path, where: str) -> Self:
+        """This section with relative file paths taken from the card's ``folder``; missing files name ``where``."""
+        return self
+
+
+@dataclass(frozen=True, kw_only=True)
+class Headline:
+    """The one figure of merit a design scan ranks by (larger is better): its label and its key in the metrics."""
+
+    label: str
+    key: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Physics:
+    """A task's part of the report: its figures of merit, its Markdown and its plots."""
+
+    metrics: dict[str, Any]
+    markdown: list[str]
+    plots: dict[str, Path] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Pretrained:
+    """A model that comes trained (an import): the ``train`` stage copies it in as the reference."""
+
+    model: Path
+    metrics: dict[str, float]
+
+
+class Task(Protocol):
+    """One trigger problem: how its data is made and how its firmware's decisions are judged."""
+
+    #: the card's ``data:`` section of this task
+    data_type: type[TaskData]
+
+    def dataset(self, data: Any, seed: int) -> Dataset:
+        """The network's inputs with their labels and truth, split into train and test (same seed, same data)."""
+        ...
+
+    def describe(self, data: Any) -> str:
+        """One sentence on where the data comes from, for the report."""
+        ...
+
+    def pretrained(self, data: Any) -> Pretrained | None:
+        """The model to use as it is, or None when the card's network is to be trained."""
+        ...
+
+    def headline(self, data: Any) -> Headline: ...
+
+    def evaluate(
+        self, data: Any, test: Split, info: DatasetInfo, scores: np.ndarray, rows: np.ndarray, plots: Path
+    ) -> Physics:
+        """Figures of merit of the firmware's ``scores`` on test-set ``rows``; plots go under ``plots``.
+
+        The metrics hold ``vectors`` (how many scores they come from) and the headline's key.
+        """
+        ...
+
+    def scan_refusal(self, data: Any) -> str | None:
+        """Why `trigger-nn scan` cannot scan this card, or None when it can."""
+        ...
