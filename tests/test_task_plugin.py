@@ -20,7 +20,8 @@ from trigger_nn.card import load_card
 from trigger_nn.cli import main
 from trigger_nn.dataset import Dataset, Split, read_dataset
 from trigger_nn.errors import CardError
-from trigger_nn.tasks import TASKS, Headline, Physics, Pretrained, TaskData, get_task
+from trigger_nn.tasks import TASKS, Headline, Physics, TaskData, get_task
+from trigger_nn.tasks.protocol import TrainedFromData
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,7 +41,7 @@ class ToyData(TaskData):
 WORD = FixedFormat(1, 3, 2)
 
 
-class ToyTask:
+class ToyTask(TrainedFromData):
     data_type = ToyData
 
     def dataset(self, data: ToyData, seed: int) -> Dataset:
@@ -57,9 +58,6 @@ class ToyTask:
     def describe(self, data: ToyData) -> str:
         return f"toy: four Gaussian channels, the signal shifted by {data.shift:g} LSB"
 
-    def pretrained(self, data: ToyData) -> Pretrained | None:
-        return None
-
     def headline(self, data: ToyData) -> Headline:
         return Headline(label="score separation", key="separation")
 
@@ -70,9 +68,6 @@ class ToyTask:
             metrics={"vectors": int(len(rows)), "separation": separation},
             markdown=[f"Mean score of hits minus quiet events: {separation:.4f}."],
         )
-
-    def scan_refusal(self, data: ToyData) -> str | None:
-        return None
 
 
 CARD = {

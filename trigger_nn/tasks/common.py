@@ -7,11 +7,11 @@ so every number is what the firmware decides. ``figure`` is the one way plots ar
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -20,21 +20,28 @@ from ..dataset import Split
 from .protocol import Physics
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: how the network appears in tables and legends
 NN = "NN (firmware)"
 
 
-def split_rngs(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
-    """Separate streams for train and test, so changing n_train leaves the test set alone."""
-    train, test = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
-    return train, test
-
-
-def log_progress(done: int, total: int) -> None:
-    """A simulator's progress, every ten thousand events or so."""
+def _log_progress(done: int, total: int) -> None:
     if done == total or done % 10000 < 2000:
         log.info("  %d/%d events", done, total)
+
+
+def simulate_splits(simulate: Callable[..., T], data: Any, seed: int, what: str) -> tuple[T, T]:
+    """``data.n_train`` and ``data.n_test`` events of ``simulate(data, n, rng, progress=...)``.
+
+    Train and test draw from separate streams of ``seed``, so changing n_train leaves the test set alone.
+    """
+    log.info("simulating %d training and %d test %s", data.n_train, data.n_test, what)
+    train_rng, test_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+    return (
+        simulate(data, data.n_train, train_rng, progress=_log_progress),
+        simulate(data, data.n_test, test_rng, progress=_log_progress),
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

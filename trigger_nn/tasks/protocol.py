@@ -89,3 +89,13 @@ class Task(Protocol):
     def scan_refusal(self, data: Any) -> str | None:
         """Why `trigger-nn scan` cannot scan this card, or None when it can."""
         ...
+
+
+class TrainedFromData:
+    """What most tasks share: the card's network is trained on the task's dataset, and a scan can vary it."""
+
+    def pretrained(self, data: Any) -> Pretrained | None:
+        return None
+
+    def scan_refusal(self, data: Any) -> str | None:
+        return None

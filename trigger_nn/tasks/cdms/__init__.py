@@ -6,22 +6,19 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import numpy as np
 
 from ...artifacts import DatasetInfo
 from ...dataset import Dataset, Split
-from ..common import log_progress, split_rngs
-from ..protocol import Headline, Physics, Pretrained
+from ..common import simulate_splits
+from ..protocol import Headline, Physics, TrainedFromData
 from . import physics, simulation
 from .config import CdmsLfnData
 
-log = logging.getLogger(__name__)
 
-
-class CdmsTask:
+class CdmsTask(TrainedFromData):
     data_type = CdmsLfnData
 
     def dataset(self, data: CdmsLfnData, seed: int) -> Dataset:
@@ -29,10 +26,7 @@ class CdmsTask:
             truth = {"kind": w.kind, "energy_sigma": w.energy_sigma, "of_peak_sigma": w.of_peak_sigma, "onset": w.onset}
             return Split(x=w.x, y=w.label, truth=truth)
 
-        log.info("simulating %d training and %d test events (cdms_lfn)", data.n_train, data.n_test)
-        train_rng, test_rng = split_rngs(seed)
-        train = simulation.simulate(data, data.n_train, train_rng, progress=log_progress)
-        test = simulation.simulate(data, data.n_test, test_rng, progress=log_progress)
+        train, test = simulate_splits(simulation.simulate, data, seed, "events (cdms_lfn)")
         return Dataset(
             train=split(train),
             test=split(test),
@@ -43,9 +37,6 @@ class CdmsTask:
     def describe(self, data: CdmsLfnData) -> str:
         return simulation.description(data)
 
-    def pretrained(self, data: CdmsLfnData) -> Pretrained | None:
-        return None
-
     def headline(self, data: CdmsLfnData) -> Headline:
         return Headline(label="threshold reduction (E50, OF + NN vs OF)", key="threshold_reduction")
 
@@ -53,6 +44,3 @@ class CdmsTask:
         self, data: CdmsLfnData, test: Split, info: DatasetInfo, scores: np.ndarray, rows: np.ndarray, plots: Path
     ) -> Physics:
         return physics.evaluate(data, test, info, scores, rows, plots)
-
-    def scan_refusal(self, data: CdmsLfnData) -> str | None:
-        return None

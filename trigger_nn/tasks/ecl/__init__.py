@@ -13,8 +13,8 @@ import numpy as np
 
 from ...artifacts import DatasetInfo
 from ...dataset import Dataset, Split
-from ..common import log_progress, split_rngs
-from ..protocol import Headline, Physics, Pretrained
+from ..common import simulate_splits
+from ..protocol import Headline, Physics, TrainedFromData
 from . import physics, simulation
 from .clusters_file import read_clusters
 from .config import EclPhotonData
@@ -42,10 +42,7 @@ def _simulated(data: EclPhotonData, seed: int) -> Dataset:
             separation_cm=c.separation_cm,
         )
 
-    log.info("simulating %d training and %d test clusters (ecl_photon)", data.n_train, data.n_test)
-    train_rng, test_rng = split_rngs(seed)
-    train = simulation.simulate(data, data.n_train, train_rng, progress=log_progress)
-    test = simulation.simulate(data, data.n_test, test_rng, progress=log_progress)
+    train, test = simulate_splits(simulation.simulate, data, seed, "clusters (ecl_photon)")
     return Dataset(
         train=split(train),
         test=split(test),
@@ -79,7 +76,7 @@ def _from_file(data: EclPhotonData, seed: int) -> Dataset:
     return Dataset(**splits, input_kif=simulation.input_format(data), class_names=simulation.CLASS_NAMES)
 
 
-class EclTask:
+class EclTask(TrainedFromData):
     data_type = EclPhotonData
 
     def dataset(self, data: EclPhotonData, seed: int) -> Dataset:
@@ -88,9 +85,6 @@ class EclTask:
     def describe(self, data: EclPhotonData) -> str:
         return simulation.description(data)
 
-    def pretrained(self, data: EclPhotonData) -> Pretrained | None:
-        return None
-
     def headline(self, data: EclPhotonData) -> Headline:
         return Headline(label="merged rejection at 90 % photon eff.", key="merged_rejection_at_90pct_photon_eff")
 
@@ -98,6 +92,3 @@ class EclTask:
         self, data: EclPhotonData, test: Split, info: DatasetInfo, scores: np.ndarray, rows: np.ndarray, plots: Path
     ) -> Physics:
         return physics.evaluate(data, test, info, scores, rows, plots)
-
-    def scan_refusal(self, data: EclPhotonData) -> str | None:
-        return None
