@@ -8,7 +8,6 @@ stage never leaves an artifact that looks valid.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import math
@@ -28,8 +27,7 @@ import numpy as np
 
 from .errors import ArtifactError
 
-#: 2: every stage's artifact records what it was made from (``made_from``) and stores paths relative to itself
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 1
 
 
 @contextmanager
@@ -56,57 +54,47 @@ def _rmtree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def _decode(tp: Any, value: Any, base: Path | None) -> Any:
-    """Rebuild a value of type ``tp`` from its JSON form (nested dataclasses, tuples, Paths).
-
-    A relative path is taken from ``base``, the folder of the file it was read from.
-    """
+def _decode(tp: Any, value: Any) -> Any:
+    """Rebuild a value of type ``tp`` from its JSON form (nested dataclasses, tuples, Paths)."""
     origin = typing.get_origin(tp)
     if isinstance(tp, type) and issubclass(tp, tuple) and hasattr(tp, "_fields"):
         return tp(*value)
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
-        return None if value is None else _decode(args[0], value, base)
+        return None if value is None else _decode(args[0], value)
     if dataclasses.is_dataclass(tp):
-        return _from_dict(tp, value, base)
+        return _from_dict(tp, value)
     if tp is Path:
-        return base / value if base is not None else Path(value)
+        return Path(value)
     if origin is tuple:
         args = typing.get_args(tp)
         if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_decode(args[0], v, base) for v in value)
-        return tuple(_decode(a, v, base) for a, v in zip(args, value, strict=True))
+            return tuple(_decode(args[0], v) for v in value)
+        return tuple(_decode(a, v) for a, v in zip(args, value, strict=True))
     if origin is dict:
         _, vt = typing.get_args(tp)
-        return {k: _decode(vt, v, base) for k, v in value.items()}
+        return {k: _decode(vt, v) for k, v in value.items()}
     return value
 
 
-def _from_dict(cls: type, data: dict[str, Any], base: Path | None = None) -> Any:
+def _from_dict(cls: type, data: dict[str, Any]) -> Any:
     hints = typing.get_type_hints(cls)
-    kwargs = {f.name: _decode(hints[f.name], data[f.name], base) for f in dataclasses.fields(cls) if f.name in data}
+    kwargs = {f.name: _decode(hints[f.name], data[f.name]) for f in dataclasses.fields(cls) if f.name in data}
     return cls(**kwargs)
 
 
-def to_plain(value: Any, *, base: Path | None = None) -> Any:
-    """Dataclasses, Paths, Enums, tuples and NumPy scalars as plain JSON types.
-
-    Paths inside ``base`` are written relative to it, so that a project folder can be moved or copied.
-    """
+def to_plain(value: Any) -> Any:
+    """Dataclasses, Paths, Enums, tuples and NumPy scalars as plain JSON types."""
     if dataclasses.is_dataclass(value):
-        return {f.name: to_plain(getattr(value, f.name), base=base) for f in dataclasses.fields(value)}
+        return {f.name: to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, Path):
-        if base is None:
-            return str(value)
-        with contextlib.suppress(ValueError):
-            return str(value.absolute().relative_to(base.absolute()))
-        return str(value.absolute())
+        return str(value)
     if isinstance(value, tuple | list):
-        return [to_plain(v, base=base) for v in value]
+        return [to_plain(v) for v in value]
     if isinstance(value, dict):
-        return {str(k): to_plain(v, base=base) for k, v in value.items()}
+        return {str(k): to_plain(v) for k, v in value.items()}
     if isinstance(value, np.generic):
         return value.item()
     return value
@@ -135,14 +123,13 @@ class Artifact:
     #: the stage that writes this artifact, for error messages
     written_by: typing.ClassVar[str] = "?"
 
-    def to_dict(self, *, base: Path | None = None) -> dict[str, Any]:
-        return {"schema_version": SCHEMA_VERSION, "kind": type(self).__name__, **to_plain(self, base=base)}
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema_version": SCHEMA_VERSION, "kind": type(self).__name__, **to_plain(self)}
 
     def save(self, path: Path) -> Path:
-        """Written as JSON; paths inside the file's folder are stored relative to it."""
         path = Path(path)
         with atomic_path(path) as tmp:
-            tmp.write_text(json.dumps(self.to_dict(base=path.parent), indent=2, sort_keys=False) + "\n")
+            tmp.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n")
         return path
 
     @classmethod
@@ -162,7 +149,7 @@ class Artifact:
                 f"{cls.__name__!r} of schema {SCHEMA_VERSION}; re-run `trigger-nn {cls.written_by}`"
             )
         try:
-            return _from_dict(cls, data, path.parent)
+            return _from_dict(cls, data)
         except (KeyError, TypeError, ValueError) as err:
             raise ArtifactError(f"{path} is incomplete ({err}); re-run `trigger-nn {cls.written_by}`") from err
 
@@ -184,20 +171,6 @@ class FixedFormat(NamedTuple):
 
     def describe(self) -> str:
         return f"{'' if self.keep_negative else 'u'}fixed<{self.width},{self.keep_negative + self.integer_bits}>"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Provenance:
-    """What an artifact was made from: the card sections its stage read, the artifacts it read, its files.
-
-    ``card`` is the sha256 of those card sections; ``inputs`` maps each artifact read (its path in the
-    project) to the sha256 of its bytes; ``files`` maps each file this artifact describes to its sha256.
-    ``trigger_nn.provenance`` writes and checks these.
-    """
-
-    card: str
-    inputs: dict[str, str]
-    files: dict[str, str]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -365,14 +338,7 @@ class VerifyVectors:
 
 
 @dataclass(frozen=True, kw_only=True)
-class StageArtifact(Artifact):
-    """An artifact a stage of the flow writes: it records what it was made from (None: not recorded, so stale)."""
-
-    made_from: Provenance | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class DatasetInfo(StageArtifact):
+class DatasetInfo(Artifact):
     """``data/dataset.h5`` and what is in it."""
 
     written_by: typing.ClassVar[str] = "simulate"
@@ -402,7 +368,7 @@ class ImportRecord(Artifact):
 
 
 @dataclass(frozen=True, kw_only=True)
-class TrainResult(StageArtifact):
+class TrainResult(Artifact):
     """``train/model.keras`` and its physics metrics on the held-out set (Keras reference)."""
 
     written_by: typing.ClassVar[str] = "train"
@@ -451,7 +417,7 @@ class StagePlan:
 
 
 @dataclass(frozen=True, kw_only=True)
-class CompileResult(StageArtifact):
+class CompileResult(Artifact):
     """The hls4ml project (``hls/``) and da4ml Verilog (``rtl/``) made from the trained model."""
 
     written_by: typing.ClassVar[str] = "compile"
@@ -483,7 +449,7 @@ class ImplementationCheck:
 
 
 @dataclass(frozen=True, kw_only=True)
-class VerifyResult(StageArtifact):
+class VerifyResult(Artifact):
     written_by: typing.ClassVar[str] = "verify"
     reference: str
     n_random: int
@@ -505,7 +471,7 @@ class VerifyResult(StageArtifact):
 
 
 @dataclass(frozen=True, kw_only=True)
-class CosimResult(StageArtifact):
+class CosimResult(Artifact):
     """What the cocotb testbench measured on the Verilog in Verilator."""
 
     written_by: typing.ClassVar[str] = "cosim"
@@ -621,7 +587,7 @@ class VivadoReport:
 
 
 @dataclass(frozen=True, kw_only=True)
-class SynthResult(ResourceCounts, StageArtifact):
+class SynthResult(ResourceCounts, Artifact):
     """What a synthesis run counted, with the tool, the target and where its log is."""
 
     written_by: typing.ClassVar[str] = "synth"
