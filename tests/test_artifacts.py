@@ -25,8 +25,8 @@ FMT_OUT = BusFormat(n_elements=1, width=19, frac_bits=8, signed=True)
 
 def test_round_trips(tmp_path: Path, passing_cosim: CosimResult) -> None:
     compiled = CompileResult(
-        hls_dir=Path("p/hls"),
-        rtl_dir=Path("p/rtl"),
+        hls_dir=tmp_path / "hls",
+        rtl_dir=tmp_path / "rtl",
         top="m_wrapper",
         input_format=FMT_IN,
         output_format=FMT_OUT,
@@ -50,7 +50,7 @@ def test_round_trips(tmp_path: Path, passing_cosim: CosimResult) -> None:
         reference="ref",
         n_random=3,
         n_edge=2,
-        vectors_path=Path("v.npz"),
+        vectors_path=tmp_path / "verify" / "vectors.npz",
         checks=(ImplementationCheck(implementation="csim", how="g++", vectors=5, mismatches=0),),
     )
     for artifact in (compiled, verified, passing_cosim, Timings(stages={"train": 1.5})):
@@ -58,6 +58,23 @@ def test_round_trips(tmp_path: Path, passing_cosim: CosimResult) -> None:
         assert type(artifact).load(path) == artifact
     assert passing_cosim.latency_ns == 20.0 and passing_cosim.margin_ns == 1580.0
     assert verified.passed
+
+
+def test_paths_inside_a_project_are_stored_relative_so_it_can_move(tmp_path: Path) -> None:
+    project = tmp_path / "a" / "tiny"
+    verified = VerifyResult(
+        reference="ref",
+        n_random=0,
+        n_edge=1,
+        vectors_path=project / "verify" / "vectors.npz",
+        checks=(ImplementationCheck(implementation="csim", how="g++", vectors=1, mismatches=0),),
+    )
+    verified.save(project / "verify.json")
+    assert '"vectors_path": "verify/vectors.npz"' in (project / "verify.json").read_text()
+    moved = tmp_path / "b" / "tiny"
+    moved.parent.mkdir()
+    project.rename(moved)
+    assert VerifyResult.load(moved / "verify.json").vectors_path == moved / "verify" / "vectors.npz"
 
 
 def test_load_names_the_stage_to_run(tmp_path: Path) -> None:

@@ -6,7 +6,9 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
+from trigger_nn import card as card_module
 from trigger_nn.card import FirmwareConfig, Strategy, card_from_dict, card_to_dict, load_card
 from trigger_nn.errors import CardError
 from trigger_nn.tasks.cdms.config import CdmsLfnData
@@ -66,3 +68,132 @@ def test_missing_and_malformed_files(tmp_path: Path) -> None:
     bad.write_text("name: [unclosed\n")
     with pytest.raises(CardError, match="not valid YAML"):
         load_card(bad)
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    card = tmp_path / "m.yaml"
+    card.write_text(text)
+    return card
+
+
+def test_default_cards_keep_their_values(repo: Path) -> None:
+    """Every value a default card gives loads as written (the golden firmware tests depend on them)."""
+    for name in ("cdms_lfn", "ecl_photon"):
+        path = repo / "models" / f"{name}.yaml"
+        raw = yaml.safe_load(path.read_text())
+        plain = card_to_dict(load_card(path))
+        for key, value in raw.items():
+            given = {k: plain[key][k] for k in value} if isinstance(value, dict) else plain[key]
+            assert given == value, (name, key)
+
+
+def test_booleans_are_true_or_false(tmp_path: Path) -> None:
+    card = load_card(write(tmp_path, "name: m\ntask: cdms_lfn\ncosim: {waves: true, idle_gaps: false}\n"))
+    assert card.cosim.waves is True and card.cosim.idle_gaps is False
+    for value in ('"yes"', "1"):
+        with pytest.raises(CardError, match=r"m\.yaml\.cosim\.waves: expected true or false, got"):
+            load_card(write(tmp_path, f"name: m\ntask: cdms_lfn\ncosim: {{waves: {value}}}\n"))
+
+
+def test_the_name_is_an_ascii_identifier() -> None:
+    with pytest.raises(CardError, match=r"card\.name: 'détecteur' must start with a letter .* all ASCII"):
+        card_from_dict({"name": "détecteur", "task": "cdms_lfn"})
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"seed": -1}, "card: seed must be in [0, 4294967295]"),
+        ({"seed": 2**70}, "card: seed must be in [0, 4294967295]"),
+        ({"network": {"beta": -1}}, "card: network.beta must be at least 0"),
+        ({"training": {"patience": -1}}, "card: training.patience must be at least 0"),
+        ({"network": {"weight_bits": 64}}, "card: network.weight_bits must be in [1, 23]"),
+        ({"network": {"weight_bits": 0}}, "card: network.weight_bits must be in [1, 23]"),
+        ({"network": {"hidden_units": [16, 0]}}, "card: network.hidden_units[1] must be positive"),
+        (
+            {"network": {"hidden_units": [2_000_000]}},
+            "network.hidden_units[0] must be positive and at most the 1,728,000",
+        ),
+        ({"verify": {"n_vectors": 10**9}}, "card: verify.n_vectors must be at most 10,000,000"),
+        ({"cosim": {"n_vectors": 10**9}}, "card: cosim.n_vectors must be at most 10,000,000"),
+        ({"firmware": {"clock_period_ns": 0.5}}, "card: firmware.clock_period_ns must be at least 0.72 ns on xcvu13p"),
+        ({"firmware": {"clock_period_ns": 1e-320}}, "card: firmware.clock_period_ns must be at least 0.72 ns"),
+        ({"firmware": {"max_luts": 0}}, "card: firmware.max_luts must be positive"),
+        ({"firmware": {"max_luts": 2_000_000}}, "card: firmware.max_luts must be at most xcvu13p's 1,728,000"),
+        ({"data": {"lfn_of_min_sigma": -1.0}}, "card: data.lfn_of_min_sigma must not be negative"),
+        ({"data": {"lfn_band_hz": [300.0, 4e5]}}, "card: data.lfn_band_hz [300.0, 400000.0] reaches above the Nyquist"),
+        (
+            {"task": "ecl_photon", "data": {"alp_fraction": 0.0, "alp_mass_gev": -1}},
+            "data.alp_mass_gev must be positive",
+        ),
+    ],
+)
+def test_numbers_out_of_range_name_the_key(raw: dict, message: str) -> None:
+    with pytest.raises(CardError, match=re.escape(message)):
+        card_from_dict({"name": "m", "task": "cdms_lfn"} | raw)
+
+
+def test_edges_of_the_ranges_load() -> None:
+    card = card_from_dict(
+        {
+            "name": "m",
+            "task": "cdms_lfn",
+            "seed": 2**32 - 1,
+            "network": {"weight_bits": 23, "beta": 0},
+            "training": {"patience": 0},
+            "firmware": {"max_luts": 100_000},
+        }
+    )
+    assert (card.seed, card.network.weight_bits, card.training.patience, card.firmware.max_luts) == (
+        2**32 - 1,
+        23,
+        0,
+        100_000,
+    )
+    assert card_from_dict({"name": "m", "task": "cdms_lfn"}).firmware.max_luts is None
+
+
+def test_a_dataset_larger_than_the_memory_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(
+        CardError, match=r"card: data asks for a dataset of about [\d,.]+ GiB in memory .* this machine's"
+    ):
+        card_from_dict({"name": "m", "task": "cdms_lfn", "data": {"n_train": 1_000_000_000_000}})
+    monkeypatch.setattr(card_module, "machine_memory_bytes", lambda: 2**30)
+    need = CdmsLfnData(n_train=2 * 10**6).dataset_bytes() / 2**30
+    with pytest.raises(CardError, match=rf"about {need:,.1f} GiB in memory .* more than this machine's 1\.0 GiB"):
+        card_from_dict({"name": "m", "task": "cdms_lfn", "data": {"n_train": 2 * 10**6}})
+    card_from_dict({"name": "m", "task": "ecl_photon"})  # the default cards fit in a GiB
+
+
+def test_numbers_written_with_an_exponent(tmp_path: Path) -> None:
+    """YAML 1.1 reads 1e3 (no dot, no exponent sign) as a string; a plain decimal number is taken as the number."""
+    card = load_card(
+        write(
+            tmp_path, "name: m\ntask: cdms_lfn\ndata: {n_train: 1e3, n_test: 1.5e3}\ntraining: {learning_rate: 3e-3}\n"
+        )
+    )
+    assert (card.data.n_train, card.data.n_test, card.training.learning_rate) == (1000, 1500, 0.003)
+    assert card_from_dict({"name": "m", "task": "cdms_lfn", "data": {"n_train": 2000.0}}).data.n_train == 2000
+    for value, message in (
+        ("1.5", "card.data.n_train: expected an integer, got '1.5'"),
+        ("1e3x", "expected an integer, got '1e3x'"),
+        ("inf", "expected an integer, got 'inf'"),
+    ):
+        with pytest.raises(CardError, match=re.escape(message)):
+            card_from_dict({"name": "m", "task": "cdms_lfn", "data": {"n_train": value}})
+    with pytest.raises(
+        CardError, match=re.escape("card.training.learning_rate: expected a finite number, got '1e999'")
+    ):
+        card_from_dict({"name": "m", "task": "cdms_lfn", "training": {"learning_rate": "1e999"}})
+    with pytest.raises(CardError, match=re.escape("card.training.learning_rate: expected a finite number")):
+        card_from_dict({"name": "m", "task": "cdms_lfn", "training": {"learning_rate": 10**400}})
+
+
+def test_a_key_given_twice_is_refused(tmp_path: Path) -> None:
+    text = "name: m\ntask: cdms_lfn\nfirmware:\n  clock_period_ns: 5.0\n  clock_period_ns: 2.5\n"
+    with pytest.raises(CardError, match=r"m\.yaml: line 5: key 'clock_period_ns' is given twice .*first on line 4"):
+        load_card(write(tmp_path, text))
+    with pytest.raises(CardError, match=r"line 3: key 'name' is given twice .*first on line 1"):
+        load_card(write(tmp_path, "name: m\ntask: cdms_lfn\nname: n\n"))
+    with pytest.raises(CardError, match=r"line 1: key 'waves' is given twice"):
+        load_card(write(tmp_path, "cosim: {waves: true, waves: false}\nname: m\ntask: cdms_lfn\n"))

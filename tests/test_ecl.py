@@ -145,3 +145,14 @@ def test_same_seed_same_clusters() -> None:
     b = ecl.simulate(EclPhotonData(), 200, np.random.default_rng(9))
     np.testing.assert_array_equal(a.x, b.x)
     np.testing.assert_array_equal(a.energy_gev, b.energy_gev)
+
+
+def test_the_word_reads_below_zero_as_0_and_above_its_top_as_the_top() -> None:
+    """What the user-file check counts as clipped is exactly what ``digitise`` clips: rounding is not clipping."""
+    cfg = EclPhotonData()
+    mev = np.array([-1e7, -2.7, -2.6, 0.0, 2.6, 21498.75, 21501.3, 21501.4, 1e7], dtype=np.float32)
+    counts = ecl.word_counts(mev, cfg)
+    np.testing.assert_array_equal(counts < 0, [1, 1, 0, 0, 0, 0, 0, 0, 0])
+    np.testing.assert_array_equal(counts > ecl.word_top(cfg), [0, 0, 0, 0, 0, 0, 0, 1, 1])
+    words = ecl.digitise(mev, cfg) * 2**cfg.input_frac_bits
+    np.testing.assert_array_equal(words, [0, 0, 0, 0, 0, 4095, 4095, 4095, 4095])

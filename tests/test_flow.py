@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trigger_nn import cosim
+from trigger_nn import cosim, provenance
 from trigger_nn.artifacts import CompileResult, TrainResult
 from trigger_nn.card import load_card
 from trigger_nn.cli import main
-from trigger_nn.errors import BudgetError
+from trigger_nn.errors import ArtifactError
 
 SMALL_CARD = """\
 name: tiny_lfn
@@ -104,14 +104,62 @@ def test_build_writes_every_stage_and_a_passing_report(built: tuple[Path, Path])
     assert "PASS" in md and "Verilator" in md
 
 
-def test_over_budget_design_is_refused(built: tuple[Path, Path]) -> None:
+def test_a_second_build_of_an_unchanged_card_runs_no_stage(built: tuple[Path, Path], caplog) -> None:
+    card, project = built
+    before = {p: p.stat().st_mtime_ns for p in project.rglob("*.json")}
+    with caplog.at_level("INFO", logger="trigger_nn"):
+        assert main(["build", str(card), "--projects", str(project.parent)]) == 0
+    skipped = [r.getMessage() for r in caplog.records if "up to date" in r.getMessage()]
+    assert len(skipped) == 6, skipped
+    assert {p: p.stat().st_mtime_ns for p in project.rglob("*.json")} == before
+
+
+def test_a_moved_project_with_a_changed_card_reruns_from_verify_and_reports(
+    tmp_path: Path, built: tuple[Path, Path], caplog, capsys
+) -> None:
+    """Moved to another folder, its files still found there (not in the original); a new vector count re-runs
+    verify, cosim (with waves, as the README shows) and report only; compile on a new clock then makes the report
+    refuse until verify and cosim have re-run."""
+    card_path, project = built
+    moved = tmp_path / "elsewhere" / "tiny_lfn"
+    shutil.copytree(project, moved)
+    card = tmp_path / "more.yaml"
+    card.write_text(
+        card_path.read_text()
+        .replace("  n_vectors: 2000", "  n_vectors: 2100")
+        .replace("cosim:\n", "cosim:\n  waves: true\n")
+    )
+    with caplog.at_level("INFO", logger="trigger_nn"):
+        assert main(["build", str(card), "--projects", str(moved.parent)]) == 0
+    messages = [r.getMessage() for r in caplog.records]
+    ran = [s for s in ("simulate", "train", "compile", "verify", "cosim", "report") if any(
+        f"] {s}: to run:" in m for m in messages)]  # fmt: skip
+    assert ran == ["verify", "cosim", "report"], messages
+    report = json.loads((moved / "report.json").read_text())
+    assert report["verification"]["implementations"][0]["vectors"] >= 2100
+    assert report["paths"]["hls_project"] == str(moved / "hls")
+    assert report["latency"]["waves"] and all(Path(w).is_file() and str(moved) in w for w in report["latency"]["waves"])
+
+    faster = tmp_path / "faster.yaml"
+    faster.write_text(card.read_text().replace("  clock_period_ns: 5.0", "  clock_period_ns: 4.0"))
+    assert main(["compile", str(faster), "--projects", str(moved.parent)]) == 0
+    capsys.readouterr()
+    assert main(["report", str(faster), "--projects", str(moved.parent)]) == 1
+    err = capsys.readouterr().err
+    assert "`trigger-nn report` needs what `trigger-nn verify` writes" in err and "verify.json was made from" in err
+    assert "run `trigger-nn verify` and the stages after it" in err
+
+
+def test_a_stage_refuses_artifacts_made_for_another_card(built: tuple[Path, Path]) -> None:
+    """cosim with a tighter budget on the card cannot reuse a design compiled for the old one: compile must re-run
+    (and then refuses the budget itself, below); the cosim gate's own refusals are in test_cosim_gate."""
     card_path, project = built
     card = load_card(card_path)
     depth = CompileResult.load(project / "compile.json").pipeline_stages
     tight = dataclasses.replace(
         card, firmware=dataclasses.replace(card.firmware, latency_budget_ns=(depth - 1) * card.firmware.clock_period_ns)
     )
-    with pytest.raises(BudgetError, match="exceeds the budget"):
+    with pytest.raises(ArtifactError, match=r"compile.json was made from another card .*run `trigger-nn compile`"):
         cosim.run(tight, project)
 
 
@@ -123,7 +171,7 @@ def test_a_budget_the_pipeline_cannot_meet_is_refused_at_compile(
     assert stages.latency_cycles >= 2, "the small design should need more than one stage at 5 ns"
     tight = tmp_path / "tight.yaml"
     tight.write_text(card_path.read_text().replace("firmware:\n", "firmware:\n  latency_budget_ns: 5.0\n"))
-    copy = _project_with_model(tmp_path, built, TrainResult.load(project / "train" / "training.json").model_path)
+    copy = _project_with_model(tmp_path, built, project / "train" / "model.keras")
     assert main(["compile", str(tight), "--projects", str(copy.parent)]) == 1
     err = capsys.readouterr().err
     assert f"needs {stages.latency_cycles} pipeline stages at 5 ns" in err and "budget of 5 ns (1 cycles)" in err
@@ -134,7 +182,7 @@ def test_a_clock_too_fast_for_the_widest_adder_is_refused(tmp_path: Path, built:
     card_path, project = built
     fast = tmp_path / "fast.yaml"
     fast.write_text(card_path.read_text().replace("  clock_period_ns: 5.0", "  clock_period_ns: 0.5"))
-    copy = _project_with_model(tmp_path, built, TrainResult.load(project / "train" / "training.json").model_path)
+    copy = _project_with_model(tmp_path, built, project / "train" / "model.keras")
     assert main(["compile", str(fast), "--projects", str(copy.parent)]) == 1
     assert "less than the design's slowest single operation" in capsys.readouterr().err
     assert not (copy / "hls").exists()
@@ -144,7 +192,7 @@ def test_missing_stage_input_names_the_stage(tmp_path: Path, built: tuple[Path, 
     card, _ = built
     assert main(["verify", str(card), "--projects", str(tmp_path)]) == 1
     err = capsys.readouterr().err
-    assert "compile.json does not exist" in err and "`trigger-nn compile`" in err
+    assert "data/dataset.json does not exist" in err and "run `trigger-nn simulate`" in err
 
 
 def test_bad_card_is_one_message_and_exit_1(tmp_path: Path, capsys) -> None:
@@ -157,14 +205,17 @@ def test_bad_card_is_one_message_and_exit_1(tmp_path: Path, capsys) -> None:
 
 
 def _project_with_model(tmp_path: Path, built: tuple[Path, Path], model_file: Path) -> Path:
-    """A copy of the small project whose trained model is ``model_file``."""
-    _, project = built
+    """A copy of the small project's dataset, with ``model_file`` as if `train` had written it."""
+    card, project = built
     new = tmp_path / "tiny_lfn"
-    (new / "train").mkdir(parents=True)
-    (new / "data").mkdir()
-    shutil.copyfile(project / "data" / "dataset.json", new / "data" / "dataset.json")  # the same dataset, by path
+    shutil.copytree(project / "data", new / "data")
+    (new / "train").mkdir()
+    shutil.copyfile(model_file, new / "train" / "model.keras")
     trained = TrainResult.load(project / "train" / "training.json")
-    dataclasses.replace(trained, model_path=model_file).save(new / "train" / "training.json")
+    made_from = provenance.record(load_card(card), new, "train")
+    dataclasses.replace(trained, model_path=new / "train" / "model.keras", made_from=made_from).save(
+        new / "train" / "training.json"
+    )
     return new
 
 

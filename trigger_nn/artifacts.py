@@ -8,6 +8,7 @@ stage never leaves an artifact that looks valid.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -27,7 +28,8 @@ import numpy as np
 
 from .errors import ArtifactError
 
-SCHEMA_VERSION = 1
+#: 2: every stage's artifact records what it was made from (``made_from``) and stores paths relative to itself
+SCHEMA_VERSION = 2
 
 
 @contextmanager
@@ -54,47 +56,57 @@ def _rmtree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def _decode(tp: Any, value: Any) -> Any:
-    """Rebuild a value of type ``tp`` from its JSON form (nested dataclasses, tuples, Paths)."""
+def _decode(tp: Any, value: Any, base: Path | None) -> Any:
+    """Rebuild a value of type ``tp`` from its JSON form (nested dataclasses, tuples, Paths).
+
+    A relative path is taken from ``base``, the folder of the file it was read from.
+    """
     origin = typing.get_origin(tp)
     if isinstance(tp, type) and issubclass(tp, tuple) and hasattr(tp, "_fields"):
         return tp(*value)
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
-        return None if value is None else _decode(args[0], value)
+        return None if value is None else _decode(args[0], value, base)
     if dataclasses.is_dataclass(tp):
-        return _from_dict(tp, value)
+        return _from_dict(tp, value, base)
     if tp is Path:
-        return Path(value)
+        return base / value if base is not None else Path(value)
     if origin is tuple:
         args = typing.get_args(tp)
         if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_decode(args[0], v) for v in value)
-        return tuple(_decode(a, v) for a, v in zip(args, value, strict=True))
+            return tuple(_decode(args[0], v, base) for v in value)
+        return tuple(_decode(a, v, base) for a, v in zip(args, value, strict=True))
     if origin is dict:
         _, vt = typing.get_args(tp)
-        return {k: _decode(vt, v) for k, v in value.items()}
+        return {k: _decode(vt, v, base) for k, v in value.items()}
     return value
 
 
-def _from_dict(cls: type, data: dict[str, Any]) -> Any:
+def _from_dict(cls: type, data: dict[str, Any], base: Path | None = None) -> Any:
     hints = typing.get_type_hints(cls)
-    kwargs = {f.name: _decode(hints[f.name], data[f.name]) for f in dataclasses.fields(cls) if f.name in data}
+    kwargs = {f.name: _decode(hints[f.name], data[f.name], base) for f in dataclasses.fields(cls) if f.name in data}
     return cls(**kwargs)
 
 
-def to_plain(value: Any) -> Any:
-    """Dataclasses, Paths, Enums, tuples and NumPy scalars as plain JSON types."""
+def to_plain(value: Any, *, base: Path | None = None) -> Any:
+    """Dataclasses, Paths, Enums, tuples and NumPy scalars as plain JSON types.
+
+    Paths inside ``base`` are written relative to it, so that a project folder can be moved or copied.
+    """
     if dataclasses.is_dataclass(value):
-        return {f.name: to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {f.name: to_plain(getattr(value, f.name), base=base) for f in dataclasses.fields(value)}
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, Path):
-        return str(value)
+        if base is None:
+            return str(value)
+        with contextlib.suppress(ValueError):
+            return str(value.absolute().relative_to(base.absolute()))
+        return str(value.absolute())
     if isinstance(value, tuple | list):
-        return [to_plain(v) for v in value]
+        return [to_plain(v, base=base) for v in value]
     if isinstance(value, dict):
-        return {str(k): to_plain(v) for k, v in value.items()}
+        return {str(k): to_plain(v, base=base) for k, v in value.items()}
     if isinstance(value, np.generic):
         return value.item()
     return value
@@ -123,13 +135,14 @@ class Artifact:
     #: the stage that writes this artifact, for error messages
     written_by: typing.ClassVar[str] = "?"
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"schema_version": SCHEMA_VERSION, "kind": type(self).__name__, **to_plain(self)}
+    def to_dict(self, *, base: Path | None = None) -> dict[str, Any]:
+        return {"schema_version": SCHEMA_VERSION, "kind": type(self).__name__, **to_plain(self, base=base)}
 
     def save(self, path: Path) -> Path:
+        """Written as JSON; paths inside the file's folder are stored relative to it."""
         path = Path(path)
         with atomic_path(path) as tmp:
-            tmp.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n")
+            tmp.write_text(json.dumps(self.to_dict(base=path.parent), indent=2, sort_keys=False) + "\n")
         return path
 
     @classmethod
@@ -149,7 +162,7 @@ class Artifact:
                 f"{cls.__name__!r} of schema {SCHEMA_VERSION}; re-run `trigger-nn {cls.written_by}`"
             )
         try:
-            return _from_dict(cls, data)
+            return _from_dict(cls, data, path.parent)
         except (KeyError, TypeError, ValueError) as err:
             raise ArtifactError(f"{path} is incomplete ({err}); re-run `trigger-nn {cls.written_by}`") from err
 
@@ -171,6 +184,20 @@ class FixedFormat(NamedTuple):
 
     def describe(self) -> str:
         return f"{'' if self.keep_negative else 'u'}fixed<{self.width},{self.keep_negative + self.integer_bits}>"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Provenance:
+    """What an artifact was made from: the card sections its stage read, the artifacts it read, its files.
+
+    ``card`` is the sha256 of those card sections; ``inputs`` maps each artifact read (its path in the
+    project) to the sha256 of its bytes; ``files`` maps each file this artifact describes to its sha256.
+    ``trigger_nn.provenance`` writes and checks these.
+    """
+
+    card: str
+    inputs: dict[str, str]
+    files: dict[str, str]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -338,7 +365,14 @@ class VerifyVectors:
 
 
 @dataclass(frozen=True, kw_only=True)
-class DatasetInfo(Artifact):
+class StageArtifact(Artifact):
+    """An artifact a stage of the flow writes: it records what it was made from (None: not recorded, so stale)."""
+
+    made_from: Provenance | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatasetInfo(StageArtifact):
     """``data/dataset.h5`` and what is in it."""
 
     written_by: typing.ClassVar[str] = "simulate"
@@ -368,7 +402,7 @@ class ImportRecord(Artifact):
 
 
 @dataclass(frozen=True, kw_only=True)
-class TrainResult(Artifact):
+class TrainResult(StageArtifact):
     """``train/model.keras`` and its physics metrics on the held-out set (Keras reference)."""
 
     written_by: typing.ClassVar[str] = "train"
@@ -417,7 +451,7 @@ class StagePlan:
 
 
 @dataclass(frozen=True, kw_only=True)
-class CompileResult(Artifact):
+class CompileResult(StageArtifact):
     """The hls4ml project (``hls/``) and da4ml Verilog (``rtl/``) made from the trained model."""
 
     written_by: typing.ClassVar[str] = "compile"
@@ -449,7 +483,7 @@ class ImplementationCheck:
 
 
 @dataclass(frozen=True, kw_only=True)
-class VerifyResult(Artifact):
+class VerifyResult(StageArtifact):
     written_by: typing.ClassVar[str] = "verify"
     reference: str
     n_random: int
@@ -471,7 +505,7 @@ class VerifyResult(Artifact):
 
 
 @dataclass(frozen=True, kw_only=True)
-class CosimResult(Artifact):
+class CosimResult(StageArtifact):
     """What the cocotb testbench measured on the Verilog in Verilator."""
 
     written_by: typing.ClassVar[str] = "cosim"
@@ -587,7 +621,7 @@ class VivadoReport:
 
 
 @dataclass(frozen=True, kw_only=True)
-class SynthResult(ResourceCounts, Artifact):
+class SynthResult(ResourceCounts, StageArtifact):
     """What a synthesis run counted, with the tool, the target and where its log is."""
 
     written_by: typing.ClassVar[str] = "synth"

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import re
 import types
 import typing
 from dataclasses import dataclass, field
+from decimal import Decimal
 from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any
@@ -22,7 +25,7 @@ import yaml
 
 from .artifacts import to_plain
 from .errors import CardError, suggest
-from .firmware.parts import check_part
+from .firmware.parts import Device, check_part
 from .tasks import TaskData, get_task
 
 
@@ -68,6 +71,7 @@ class FirmwareConfig:
     io_type: IOType = IOType.IO_PARALLEL
     strategy: Strategy = Strategy.LATENCY
     pipeline_cutoff: float | None = None  # adder levels per stage (da4ml's delay units); None: cut to fit the clock
+    max_luts: int | None = None  # refuse a design whose estimated LUTs exceed this, below the part's own capacity
 
     @property
     def input_interval_cycles(self) -> int:
@@ -132,8 +136,41 @@ RESERVED_NAMES = frozenset(
 )
 
 
+#: the card's name: a Verilog and C++ identifier, ASCII only (str.isalnum() takes any alphabet's letters)
+IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+#: NumPy's and Keras' seeds are unsigned 32-bit integers
+SEED_MAX = 2**32 - 1
+#: HGQ2's weight quantiser keeps a weight's bits in [0, 23] (its kbi default constraint: float32's significand)
+MAX_WEIGHT_BITS = 23
+#: vectors verify and cosim send: 10**6 take about two minutes to verify (docs/toolchain.md, section 11)
+MAX_VECTORS = 10_000_000
+#: a number YAML 1.1 leaves a string: an exponent without a dot or its sign (``1e3``, ``2.5e3``)
+DECIMAL = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d{1,3})?")
+
+
+def _number(where: str, value: Any, *, integer: bool) -> int | float:
+    """A YAML number, or a string that is a plain decimal number; an integer only where its value is whole."""
+    raw = value
+    if isinstance(value, str) and DECIMAL.fullmatch(value.strip()):
+        value = Decimal(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise CardError(f"{where}: expected {'an integer' if integer else 'a number'}, got {raw!r}")
+    if not integer:
+        try:
+            value = float(value)
+        except OverflowError:  # an integer beyond float's range
+            value = math.inf
+        if not math.isfinite(value):
+            raise CardError(f"{where}: expected a finite number, got {raw!r}")
+        return value
+    whole = value == value.to_integral_value() if isinstance(value, Decimal) else float(value).is_integer()
+    if not whole:
+        raise CardError(f"{where}: expected an integer, got {raw!r}")
+    return int(value)
+
+
 def _check_value(where: str, tp: Any, value: Any) -> Any:
-    """Coerce ``value`` to ``tp`` where that is lossless (int -> float, list -> tuple), else raise."""
+    """Coerce ``value`` to ``tp`` where that is lossless (int -> float, list -> tuple, '1e3' -> 1000), else raise."""
     origin = typing.get_origin(tp)
     if origin is tuple:
         if not isinstance(value, list | tuple):
@@ -154,15 +191,11 @@ def _check_value(where: str, tp: Any, value: Any) -> Any:
             return tp(value)
         except ValueError:
             raise CardError(f"{where}: {value!r} is not one of {', '.join(m.value for m in tp)}") from None
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise CardError(f"{where}: expected a number, got {value!r}")
-        if not math.isfinite(value):
-            raise CardError(f"{where}: expected a finite number, got {value!r}")
-        return float(value)
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise CardError(f"{where}: expected an integer, got {value!r}")
+    if tp is float or tp is int:
+        return _number(where, value, integer=tp is int)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise CardError(f"{where}: expected true or false, got {value!r}")
         return value
     if tp is str:
         if not isinstance(value, str):
@@ -197,24 +230,75 @@ def _build(cls: type, data: Any, where: str) -> Any:
     return cls(**kwargs)
 
 
-def _validate(card: Card, where: str) -> None:
-    fw, d, net, tr = card.firmware, card.data, card.network, card.training
+def machine_memory_bytes() -> int:
+    """This machine's physical memory, in bytes."""
+    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def _ranges(card: Card, device: Device) -> list[tuple[str, Any, bool, str]]:
+    """Each numeric key of the card's own sections: (key, value, whether it is in range, the range)."""
+    from .firmware import timing  # it imports this module
+
+    fw, net, tr = card.firmware, card.network, card.training
     positive = {
         "firmware.clock_period_ns": fw.clock_period_ns,
         "firmware.latency_budget_ns": fw.latency_budget_ns,
         "firmware.input_interval_ns": fw.input_interval_ns,
+        "firmware.pipeline_cutoff": fw.pipeline_cutoff,
+        "firmware.max_luts": fw.max_luts,
         "training.epochs": tr.epochs,
         "training.batch_size": tr.batch_size,
         "training.learning_rate": tr.learning_rate,
         "verify.n_vectors": card.verify.n_vectors,
         "cosim.n_vectors": card.cosim.n_vectors,
-        "network.weight_bits": net.weight_bits,
     }
-    if fw.pipeline_cutoff is not None:
-        positive["firmware.pipeline_cutoff"] = fw.pipeline_cutoff
-    for key, value in positive.items():
-        if value <= 0:
-            raise CardError(f"{where}: {key} must be positive, got {value!r}")
+    delays = timing.delay_model(fw.part)
+    shortest = (delays.register_ns + delays.lut_ns) / (1 - timing.CLOCK_UNCERTAINTY)
+    return [
+        *((key, value, value > 0, "positive") for key, value in positive.items() if value is not None),
+        ("seed", card.seed, 0 <= card.seed <= SEED_MAX, f"in [0, {SEED_MAX}] (NumPy and Keras take 32-bit seeds)"),
+        (
+            "firmware.clock_period_ns",
+            fw.clock_period_ns,
+            fw.clock_period_ns >= shortest,
+            f"at least {shortest:.2f} ns on {device.name}: a shorter period leaves no time for one LUT between "
+            "flip-flops (firmware/timing.py's delay model, less the clock uncertainty)",
+        ),
+        (
+            "firmware.max_luts",
+            fw.max_luts,
+            fw.max_luts is None or fw.max_luts <= device.luts,
+            f"at most {device.name}'s {device.luts:,}",
+        ),
+        (
+            "network.weight_bits",
+            net.weight_bits,
+            1 <= net.weight_bits <= MAX_WEIGHT_BITS,
+            f"in [1, {MAX_WEIGHT_BITS}]: HGQ2 keeps a weight's bits within [0, {MAX_WEIGHT_BITS}] (float32's "
+            "significand), and the logit word holds the weight's bits and more, where da4ml's buses take at most 32",
+        ),
+        *(
+            (
+                f"network.hidden_units[{i}]",
+                units,
+                0 < units <= device.luts,
+                f"positive and at most the {device.luts:,} LUTs of {device.name} (each unit is logic of its own)",
+            )
+            for i, units in enumerate(net.hidden_units)
+        ),
+        ("network.beta", net.beta, net.beta >= 0, "at least 0 (the EBOPs regulariser's strength)"),
+        ("training.patience", tr.patience, tr.patience >= 0, "at least 0 (epochs without improvement)"),
+        ("verify.n_vectors", card.verify.n_vectors, card.verify.n_vectors <= MAX_VECTORS, f"at most {MAX_VECTORS:,}"),
+        ("cosim.n_vectors", card.cosim.n_vectors, card.cosim.n_vectors <= MAX_VECTORS, f"at most {MAX_VECTORS:,}"),
+    ]
+
+
+def _validate(card: Card, where: str) -> None:
+    fw, d, net, tr = card.firmware, card.data, card.network, card.training
+    device = check_part(fw.part, where)
+    for key, value, ok, need in _ranges(card, device):
+        if not ok:
+            raise CardError(f"{where}: {key} must be {need}, got {value!r}")
     if fw.input_interval_cycles < 1:
         raise CardError(
             f"{where}: firmware.input_interval_ns ({fw.input_interval_ns}) is shorter than one clock period "
@@ -222,7 +306,7 @@ def _validate(card: Card, where: str) -> None:
         )
     if net.architecture not in ARCHITECTURES:
         raise CardError(f"{where}: network.architecture {net.architecture!r} is not one of {', '.join(ARCHITECTURES)}")
-    if not net.hidden_units or any(u <= 0 for u in net.hidden_units):
+    if not net.hidden_units:
         raise CardError(f"{where}: network.hidden_units must be a non-empty list of positive integers")
     if not 0.0 <= tr.validation_split < 1.0:
         raise CardError(f"{where}: training.validation_split must be in [0, 1), got {tr.validation_split}")
@@ -231,8 +315,14 @@ def _validate(card: Card, where: str) -> None:
             raise CardError(
                 f"{where}: scan.{key} must be a non-empty list of distinct values >= {least:g}, got {list(values)}"
             )
-    check_part(fw.part, where)
     d.validate(where)
+    need, have = d.dataset_bytes(), machine_memory_bytes()
+    if need > have:
+        raise CardError(
+            f"{where}: data asks for a dataset of about {need / 2**30:,.1f} GiB in memory (its events, training's "
+            f"copies of them, the simulation's working memory), more than this machine's {have / 2**30:,.1f} GiB; "
+            "ask for fewer or smaller events"
+        )
 
 
 def card_from_dict(raw: Any, *, where: str = "card") -> Card:
@@ -254,8 +344,11 @@ def card_from_dict(raw: Any, *, where: str = "card") -> Card:
         if key not in raw:
             raise CardError(f"{where}: missing required key {key!r}")
     name = _check_value(f"{where}.name", str, raw["name"])
-    if not name or not name.replace("_", "").isalnum() or not name[0].isalpha():
-        raise CardError(f"{where}.name: {name!r} must start with a letter and hold only letters, digits and _")
+    if not IDENTIFIER.fullmatch(name):
+        raise CardError(
+            f"{where}.name: {name!r} must start with a letter and hold only letters, digits and _, all ASCII "
+            "(it names the Verilog module and the C++ function)"
+        )
     if name.lower() in RESERVED_NAMES:
         raise CardError(
             f"{where}.name: {name!r} is a Verilog or C++ keyword and cannot name the generated module; "
@@ -276,13 +369,41 @@ def card_from_dict(raw: Any, *, where: str = "card") -> Card:
     return card
 
 
+class _DuplicateKey(Exception):
+    """A key given twice in one YAML mapping: its line and the first one's."""
+
+
+class _CardLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key given twice in one mapping (PyYAML itself keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key, line = self.construct_object(key_node, deep=True), key_node.start_mark.line + 1
+            try:
+                first = seen.get(key)
+            except TypeError:  # an unhashable key: SafeLoader refuses it
+                continue
+            if first is not None:
+                raise _DuplicateKey(
+                    f"line {line}: key {key!r} is given twice in one mapping (first on line {first}); YAML keeps "
+                    "only the last one, so remove the other"
+                )
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_card(path: Path) -> Card:
     """Read and validate a model card; every problem is a :class:`CardError` naming the file and key."""
     path = Path(path)
     if not path.is_file():
         raise CardError(f"model card {path} does not exist (cards live in models/*.yaml)")
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.load(path.read_text(), Loader=_CardLoader)  # a SafeLoader
+    except _DuplicateKey as err:
+        raise CardError(f"{path}: {err}") from None
     except yaml.YAMLError as err:
         raise CardError(f"{path} is not valid YAML: {err}") from err
     card = card_from_dict(raw, where=str(path))

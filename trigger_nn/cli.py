@@ -72,7 +72,10 @@ def _record_timing(project: Path, stage: str, seconds: float) -> None:
     Timings(stages=stages).save(path)
 
 
-def run_stages(card_path: Path, stages: tuple[str, ...], projects: Path) -> Path:
+def run_stages(card_path: Path, stages: tuple[str, ...], projects: Path, *, skip_fresh: bool = False) -> Path:
+    """Run ``stages`` in order; with ``skip_fresh`` (``build``), skip those whose artifact still belongs to the card
+    and its inputs (``trigger_nn.provenance``)."""
+    from . import provenance
     from ._deps import setup_environment
     from .card import load_card
 
@@ -81,6 +84,12 @@ def run_stages(card_path: Path, stages: tuple[str, ...], projects: Path) -> Path
     project = card.project_dir(projects)
     project.mkdir(parents=True, exist_ok=True)
     for i, stage in enumerate(stages, 1):
+        if skip_fresh:
+            reason = provenance.stale_reason(card, project, stage)
+            if reason is None:
+                log.info("[%d/%d] %s: up to date (made from this card and its inputs), skipped", i, len(stages), stage)
+                continue
+            log.info("[%d/%d] %s: to run: %s", i, len(stages), stage, reason)
         log.info("[%d/%d] %s: %s", i, len(stages), stage, (STAGE_HELP | COMMAND_HELP)[stage])
         t0 = time.perf_counter()
         try:
@@ -113,8 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "build",
         parents=[common],
-        help="run every stage: " + " -> ".join(STAGES),
-        description="Run every stage in order: " + "; ".join(f"{s}: {h}" for s, h in STAGE_HELP.items()),
+        help="run every stage that is out of date: " + " -> ".join(STAGES),
+        description="Run the stages in order, skipping each whose files were made from this card and from the "
+        "files they read now (a stage that re-runs makes the stages after it run too): "
+        + "; ".join(f"{s}: {h}" for s, h in STAGE_HELP.items()),
     )
     for stage, text in (STAGE_HELP | COMMAND_HELP).items():
         cmd = sub.add_parser(stage, parents=[common], help=text, description=text[0].upper() + text[1:] + ".")
@@ -203,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
             scan_dir = run_scan(args.card, args.projects, args.workers, args.scheduler)
             print(f"scan: {scan_dir / 'scan.md'}, {scan_dir / 'scan.json'} and {scan_dir / 'pareto.png'}")
             return 0
-        project = run_stages(args.card, stages, args.projects)
+        project = run_stages(args.card, stages, args.projects, skip_fresh=args.command == "build")
     except TriggerNNError as err:
         log.debug("traceback", exc_info=True)
         print(f"trigger-nn {args.command}: error: {err}", file=sys.stderr)

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from . import provenance
 from .artifacts import CompileResult, DatasetInfo, StagePlan, TrainResult, atomic_path
 from .card import Card, FirmwareConfig
 from .dataset import read_dataset
@@ -74,6 +75,7 @@ def build_firmware(
 
 
 def run(card: Card, project: Path) -> CompileResult:
+    provenance.check_inputs(card, project, "compile")
     trained = TrainResult.load(project / "train" / "training.json")
     model = trained.load_model()
     fw = card.firmware
@@ -101,6 +103,7 @@ def run(card: Card, project: Path) -> CompileResult:
         widest_value_bits=rtl.widest_value_bits(comb),
         exact_logic=rtl_dir / "model" / "logic.json",
         stages=stages,
+        made_from=provenance.record(card, project, "compile"),
     )
     log.info(
         "compiled: %d pipeline stages at %g ns (slowest stage ~%.2f ns, margin %.2f ns; %d cycles under budget), "

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from . import provenance
 from .artifacts import CompileResult, CosimResult, VerifyResult
 from .card import Card
 from .errors import BudgetError, MismatchError
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 
 
 def run(card: Card, project: Path) -> CosimResult:
+    provenance.check_inputs(card, project, "cosim")
     (project / "cosim.json").unlink(missing_ok=True)  # no stale verdict if this run stops half-way
     compiled = CompileResult.load(project / "compile.json")
     verified = VerifyResult.load(project / "verify.json")
@@ -70,6 +72,7 @@ def run(card: Card, project: Path) -> CosimResult:
         idle_gap_mismatches=gaps.mismatches if gaps else 0,
         idle_gap_failure=gaps.failure if gaps else None,
         waves=tuple(r.waves_path for r in (m, gaps) if r is not None and r.waves_path is not None),
+        made_from=provenance.record(card, project, "cosim"),
     )
     result.save(project / "cosim.json")
     log.info(

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .artifacts import FixedFormat, atomic_path
-from .errors import ArtifactError
+from .errors import ArtifactError, DataError
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,7 +31,16 @@ def write_dataset(path: Path, ds: Dataset, *, attrs: dict[str, str | int | float
 
     for name, split in (("train", ds.train), ("test", ds.test)):
         if not np.all(np.isfinite(split.x)):
-            raise ValueError(f"{name} inputs hold NaN or infinite values; refusing to write {path}")
+            raise DataError(
+                f"the {name} inputs hold NaN or infinite values; refusing to write {path}: remove those events or "
+                "fix their values"
+            )
+        if split.x.size and not split.x.any():
+            raise DataError(
+                f"every one of the {len(split.x)} {name} inputs is zero: they carry no information to train or "
+                f"check a network on (trained on them, it gets a 0-bit input bus); refusing to write {path}. Check "
+                "the data's units and scale against the input word the card's data section sets (its step and bits)"
+            )
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         for name, split in (("train", ds.train), ("test", ds.test)):
             g = f.create_group(name)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import provenance
 from .artifacts import CompileResult, VectorKind, VerifyResult, WordVectors, atomic_path
 from .card import Card
 from .errors import ArtifactError, MismatchError
@@ -52,6 +53,7 @@ def golden_dir(card: Card) -> Path:
 
 
 def run(card: Card, project: Path) -> Path:
+    provenance.require_fresh(card, project, [*provenance.upstream("verify"), "verify"], needed_by="golden")
     verified = VerifyResult.load(project / "verify.json")
     if not verified.passed:
         raise MismatchError(f"{project / 'verify.json'} records mismatches: golden vectors come from a verified build")

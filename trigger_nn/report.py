@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from . import __version__, provenance
 from ._deps import package_version
 from .artifacts import (
     CompileResult,
@@ -138,12 +138,8 @@ def _vendor(synth: SynthResult | None) -> dict[str, Any]:
     return out
 
 
-def _resources(project: Path, compiled: CompileResult, trained: TrainResult) -> dict[str, Any]:
+def _resources(compiled: CompileResult, trained: TrainResult, synth: SynthResult | None) -> dict[str, Any]:
     """The estimates side by side, with Yosys' mapped counts when `trigger-nn synth` ran on this build."""
-    synth_path = project / "synth.json"
-    synth = SynthResult.load(synth_path) if synth_path.is_file() else None
-    if synth is not None and synth.source_hash != compiled.source_hash:
-        synth = None  # from an earlier compile: not this design's
     return {
         "measured_on": "da4ml's adder-cost model"
         + (" and HGQ2's EBOPs" if trained.ebops is not None else "")
@@ -204,9 +200,13 @@ def failure_report(card: Card, project: Path, verified: VerifyResult) -> dict[st
 
 
 def run(card: Card, project: Path) -> dict[str, Any]:
+    provenance.require_fresh(card, project, [*provenance.upstream("verify"), "verify"], needed_by="report")
     verified = VerifyResult.load(project / "verify.json")
     if not verified.passed:
         return failure_report(card, project, verified)
+    provenance.check_inputs(card, project, "report")
+    optional = provenance.fresh_optional_reads(card, project, "report")
+    synth = SynthResult.load(project / "synth.json") if "synth" in optional else None
     info = DatasetInfo.load(project / "data" / "dataset.json")
     trained = TrainResult.load(project / "train" / "training.json")
     compiled = CompileResult.load(project / "compile.json")
@@ -265,7 +265,7 @@ def run(card: Card, project: Path) -> dict[str, Any]:
             "waves": [str(w) for w in cosim.waves],
             "pipeline": _pipeline(compiled.stages),
         },
-        "resources": _resources(project, compiled, trained),
+        "resources": _resources(compiled, trained, synth),
         "buses": {"input": compiled.input_format.describe(), "output": compiled.output_format.describe()},
         "source_hash_sha256": compiled.source_hash,
         "paths": {
@@ -274,6 +274,7 @@ def run(card: Card, project: Path) -> dict[str, Any]:
             "plots": {k: str(v) for k, v in phys.plots.items()},
         },
         "stage_seconds": timings,
+        "made_from": to_plain(provenance.record(card, project, "report", optional=optional)),
     }
     _write(project, report, render_markdown(report, phys.markdown))
     return report

@@ -102,7 +102,7 @@ def run_point(card: Card, spec: PointSpec, point_dir: Path, dataset_json: Path) 
     setup_environment()
     pcard = point_card(card, spec)
     (point_dir / "data").mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(dataset_json, point_dir / "data" / "dataset.json")  # the scan's one dataset, by its path
+    _share_dataset(dataset_json.parent, point_dir / "data")
     handler = logging.FileHandler(point_dir / "scan.log", mode="w")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s", "%H:%M:%S"))
     logging.getLogger("trigger_nn").addHandler(handler)
@@ -143,6 +143,17 @@ def run_point(card: Card, spec: PointSpec, point_dir: Path, dataset_json: Path) 
         handler.close()
     point.save(point_dir / "point.json")
     return point
+
+
+def _share_dataset(source: Path, target: Path) -> None:
+    """The scan's one dataset in a point's folder: its description copied, the HDF5 file linked (or copied)."""
+    for name in ("dataset.h5", "dataset.json"):
+        (target / name).unlink(missing_ok=True)
+    try:
+        os.link(source / "dataset.h5", target / "dataset.h5")
+    except OSError:  # another filesystem, or one without hard links
+        shutil.copyfile(source / "dataset.h5", target / "dataset.h5")
+    shutil.copyfile(source / "dataset.json", target / "dataset.json")
 
 
 def pareto(points: Sequence[ScanPoint]) -> list[bool]:
@@ -262,7 +273,7 @@ def run(card: Card, projects: Path, *, workers: int | None = None, scheduler: st
     log.info("scan of %s: %d points, %d already done, %d to run", card.name, len(specs), len(done), len(todo))
 
     if todo:
-        dataset_json = _dataset(card, scan_dir, digest, simulate.run)
+        dataset_json = _dataset(card, scan_dir, simulate.run)
         with _client(workers, scheduler) as client:
             futures = {
                 client.submit(run_point, card, s, scan_dir / s.name, dataset_json, key=f"{s.name}-{digest[:8]}"): s
@@ -297,15 +308,14 @@ def _one_line(p: ScanPoint) -> str:
     return f"{p.metric_name} {p.metric:.4f}, {p.luts} LUTs, {p.latency_ns:g} ns, {p.seconds:.0f} s"
 
 
-def _dataset(card: Card, scan_dir: Path, digest: str, simulate_run: Any) -> Path:
+def _dataset(card: Card, scan_dir: Path, simulate_run: Any) -> Path:
     """The scan's one dataset: every point trains and is measured on the same events."""
-    data_json = scan_dir / "data" / "dataset.json"
-    stamp = scan_dir / "data" / "card.sha256"
-    if not (data_json.is_file() and stamp.is_file() and stamp.read_text() == digest):
+    from . import provenance
+
+    if provenance.stale_reason(card, scan_dir, "simulate") is not None:
         log.info("scan: simulating the dataset once for every point")
         simulate_run(card, scan_dir)
-        stamp.write_text(digest)
-    return data_json
+    return scan_dir / "data" / "dataset.json"
 
 
 @contextmanager

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from . import provenance
 from .artifacts import DatasetInfo
 from .card import Card
 from .dataset import write_dataset
@@ -17,6 +18,7 @@ log = logging.getLogger(__name__)
 
 
 def run(card: Card, project: Path) -> DatasetInfo:
+    (project / "data" / "dataset.json").unlink(missing_ok=True)  # no stale description if this run stops half-way
     task = get_task(card.task)
     ds = task.dataset(card.data, card.seed)
     path = project / "data" / "dataset.h5"
@@ -30,6 +32,7 @@ def run(card: Card, project: Path) -> DatasetInfo:
         class_names=ds.class_names,
         seed=card.seed,
         description=task.describe(card.data),
+        made_from=provenance.record(card, project, "simulate"),
     )
     info.save(project / "data" / "dataset.json")
     return info

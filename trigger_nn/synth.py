@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from . import provenance
 from .artifacts import CompileResult, SynthResult
 from .card import Card
 from .firmware import timing, vendor
@@ -45,6 +46,7 @@ def _vendor(card: Card, compiled: CompileResult, project: Path) -> dict[str, Any
 
 
 def run(card: Card, project: Path) -> SynthResult:
+    provenance.check_inputs(card, project, "synth")
     compiled = CompileResult.load(project / "compile.json")
     part = card.firmware.part
     (project / "synth.json").unlink(missing_ok=True)
@@ -62,6 +64,7 @@ def run(card: Card, project: Path) -> SynthResult:
         depth=depth,
         source_hash=compiled.source_hash,
         **vendor_results,
+        made_from=provenance.record(card, project, "synth"),
     )
     result.save(project / "synth.json")
     log.info(

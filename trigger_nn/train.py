@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from . import provenance
 from ._deps import setup_environment
 from .artifacts import DatasetInfo, TrainResult, atomic_path
 from .card import Card
@@ -61,9 +62,11 @@ def epoch_logger(epochs: int) -> Any:
 
 def run(card: Card, project: Path) -> TrainResult:
     setup_environment()
+    provenance.check_inputs(card, project, "train")
+    (project / "train" / "training.json").unlink(missing_ok=True)
     pretrained = get_task(card.task).pretrained(card.data)
     if pretrained is not None:
-        return _copy_in(pretrained, project)
+        return _copy_in(card, pretrained, project)
     info = DatasetInfo.load(project / "data" / "dataset.json")
     ds = read_dataset(info.path)
     seed_everything(card.seed)
@@ -110,12 +113,13 @@ def run(card: Card, project: Path) -> TrainResult:
         metrics=found,
         ebops=ebops,
         seconds=time.perf_counter() - t0,
+        made_from=provenance.record(card, project, "train"),
     )
     result.save(project / "train" / "training.json")
     return result
 
 
-def _copy_in(pretrained: Pretrained, project: Path) -> TrainResult:
+def _copy_in(card: Card, pretrained: Pretrained, project: Path) -> TrainResult:
     """A model that comes trained is the reference as it is: copied in, not trained."""
     t0 = time.perf_counter()
     model_path = project / "train" / "model.keras"
@@ -128,6 +132,7 @@ def _copy_in(pretrained: Pretrained, project: Path) -> TrainResult:
         metrics=pretrained.metrics,
         ebops=None,
         seconds=time.perf_counter() - t0,
+        made_from=provenance.record(card, project, "train"),
     )
     result.save(project / "train" / "training.json")
     return result

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from . import provenance
 from ._deps import package_version
 from .artifacts import (
     BusFormat,
@@ -150,6 +151,7 @@ def first_differing_layer(model: Any, csim: CSimulation, x: np.ndarray) -> str |
 
 
 def run(card: Card, project: Path) -> VerifyResult:
+    provenance.check_inputs(card, project, "verify")
     (project / "verify.json").unlink(missing_ok=True)  # no stale verdict if this run stops half-way
     compiled = CompileResult.load(project / "compile.json")
     trained = TrainResult.load(project / "train" / "training.json")
@@ -225,6 +227,7 @@ def run(card: Card, project: Path) -> VerifyResult:
         vectors_path=vectors_path,
         out_of_range_vectors=len(outside),
         out_of_range_mismatches=out_of_range_mismatches,
+        made_from=provenance.record(card, project, "verify"),
     )
     result.save(project / "verify.json")
     for c in checks:

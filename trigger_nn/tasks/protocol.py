@@ -31,6 +31,10 @@ class TaskData:
         """This section with relative file paths taken from the card's ``folder``; missing files name ``where``."""
         return self
 
+    def dataset_bytes(self) -> int:
+        """An estimate of the dataset's size in memory (bytes; 0: unknown), checked against the machine's at load."""
+        return 0
+
 
 @dataclass(frozen=True, kw_only=True)
 class Headline:

@@ -59,6 +59,8 @@ class CdmsLfnData(TaskData):
         for key in ("n_train", "n_test"):
             if getattr(d, key) < 10:
                 raise CardError(f"{where}: data.{key} must be at least 10")
+        if d.lfn_of_min_sigma < 0:
+            raise CardError(f"{where}: data.lfn_of_min_sigma must not be negative, got {d.lfn_of_min_sigma}")
         if not 2 <= d.adc_bits <= 24:
             raise CardError(f"{where}: data.adc_bits must be in [2, 24] (da4ml buses take words up to 32 bits)")
         for key in (
@@ -73,6 +75,13 @@ class CdmsLfnData(TaskData):
         ):
             if getattr(d, key) <= 0:
                 raise CardError(f"{where}: data.{key} must be positive")
+        nyquist = d.sample_rate_hz / 2
+        for key in ("lfn_band_hz", "lfn_slow_band_hz"):
+            if getattr(d, key)[1] > nyquist:
+                raise CardError(
+                    f"{where}: data.{key} {list(getattr(d, key))} reaches above the Nyquist frequency of "
+                    f"data.sample_rate_hz ({nyquist:g} Hz), where a sampled stream holds no such noise"
+                )
         if d.rise_time_us >= d.fall_time_us:
             raise CardError(f"{where}: data.rise_time_us must be shorter than data.fall_time_us")
         for key in ("energy_range_sigma", "lfn_band_hz", "lfn_burst_ms", "lfn_slow_band_hz"):
@@ -106,3 +115,11 @@ class CdmsLfnData(TaskData):
                 f"({d.window}) and the baseline, search and jitter margins ({margin}): at least "
                 f"{d.of_length + d.window + margin}"
             )
+
+    def dataset_bytes(self) -> int:
+        """Windows (float32) read once and copied twice by training, the truth, and one chunk's streams (float64)."""
+        from .simulation import CHUNK, SINUSOIDS
+
+        per_event = 3 * 4 * self.window + 48
+        working = CHUNK * self.trace_length * 8 * (SINUSOIDS + 4)  # noise, pulses, LFN sinusoids, OF output
+        return (self.n_train + self.n_test) * per_event + working

@@ -16,7 +16,7 @@ from ...dataset import Dataset, Split
 from ..common import simulate_splits
 from ..protocol import Headline, Physics, TrainedFromData
 from . import physics, simulation
-from .clusters_file import read_clusters
+from .clusters_file import check_words, read_clusters
 from .config import EclPhotonData
 from .shower_shapes import shower_shapes
 
@@ -54,6 +54,7 @@ def _simulated(data: EclPhotonData, seed: int) -> Dataset:
 def _from_file(data: EclPhotonData, seed: int) -> Dataset:
     assert data.user is not None
     clusters = read_clusters(data.user, data.image_size)
+    words = check_words(clusters.images_mev, data)
     n = len(clusters.is_photon)
     order = np.random.default_rng(seed).permutation(n)
     n_test = max(1, round(n * data.user.test_fraction))
@@ -70,6 +71,8 @@ def _from_file(data: EclPhotonData, seed: int) -> Dataset:
             source=np.full(len(idx), -1, dtype=np.int8),
             opening_angle_rad=unknown[idx],
             separation_cm=unknown[idx],
+            crystals_below_zero=words.below_zero[idx],
+            crystals_above_top=words.above_top[idx],
         )
         for name, idx in parts.items()
     }

@@ -4,7 +4,8 @@ The file holds, per cluster, a crystal-energy image (MeV) centred on its most en
 label (1 single photon, 0 merged two-photon cluster) and optionally the cluster energy (GeV). The
 names come from the card's ``data.user`` section (``UserClusters``). Everything the flow cannot
 take is a ``DataError`` whose one message names the file, the branch or dataset, what is wrong and
-what to do: the user cannot fix what a library traceback describes.
+what to do: the user cannot fix what a library traceback describes. Nothing is changed silently: crystal
+values the trigger word clips (``check_words``) are counted and warned about, or refused on request.
 
 uproot and h5py are imported inside the readers, so that the command line starts fast.
 """
@@ -12,6 +13,7 @@ uproot and h5py are imported inside the readers, so that the command line starts
 from __future__ import annotations
 
 import difflib
+import logging
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +22,10 @@ from typing import Any
 import numpy as np
 
 from ...errors import DataError
-from .config import UserClusters
+from .config import EclPhotonData, OutOfRange, UserClusters
+from .simulation import word_counts, word_top
+
+log = logging.getLogger(__name__)
 
 #: suffix -> what the file is; the suffix alone decides how a file is read.
 FORMATS = {".root": "ROOT", ".h5": "HDF5", ".hdf5": "HDF5", ".npz": "NumPy .npz"}
@@ -38,6 +43,15 @@ class ClusterFile:
     images_mev: np.ndarray  # (n, image_size, image_size) float32, crystal energies in MeV
     is_photon: np.ndarray  # (n,) int8, 1 single photon, 0 merged
     energy_gev: np.ndarray  # (n,) float32; NaN everywhere when the file has no energy (user.energy is None)
+
+
+@dataclass(frozen=True, kw_only=True)
+class InputWords:
+    """Per cluster, the crystal values the trigger word cannot hold and reads as 0 or as its top."""
+
+    below_zero: np.ndarray  # (n,) int32: values that round below 0 counts of lsb_mev (read as 0)
+    above_top: np.ndarray  # (n,) int32: values that round above 2**adc_bits - 1 counts (read as the top)
+    all_zero: np.ndarray  # (n,) bool: every word of the cluster is 0
 
 
 @dataclass(frozen=True)
@@ -124,6 +138,74 @@ def read_clusters(user: UserClusters, image_size: int) -> ClusterFile:
     else:
         energy = _energies(src, user.energy, arrays[user.energy])
     return ClusterFile(images_mev=images, is_photon=is_photon, energy_gev=energy)
+
+
+def check_words(images_mev: np.ndarray, data: EclPhotonData) -> InputWords:
+    """Count the crystal values of a user's ``images_mev`` (n, size, size) that ``data``'s trigger word clips.
+
+    A value below zero (by more than half a step, so that it rounds below 0 counts) reads as 0, one above
+    the word's top as the top. Those values and the clusters left all zero are a warning on this module's
+    logger; with ``data.user.out_of_range: error`` the first clipped value is a ``DataError``, and a file
+    whose every cluster is all zero is one in any case (it carries no information for the network).
+    """
+    assert data.user is not None
+    path, n = data.user.path, len(images_mev)
+    counts = word_counts(images_mev, data).reshape(n, -1)
+    low, high = counts < 0, counts > word_top(data)
+    words = InputWords(
+        below_zero=low.sum(axis=1, dtype=np.int32),
+        above_top=high.sum(axis=1, dtype=np.int32),
+        all_zero=(counts <= 0).all(axis=1),
+    )
+    half = data.lsb_mev / 2
+    if words.all_zero.all():
+        raise DataError(
+            f"{path}: every one of the {n} clusters is all zero in {_word(data)}: the largest crystal energy is "
+            f"{float(images_mev.max()):g} MeV, under half a step ({half:g} MeV), so the network would see no "
+            "information. Check that the energies are in MeV and rescale them, or set a smaller data.lsb_mev"
+        )
+    clipped = low | high
+    if clipped.any() and data.user.out_of_range == OutOfRange.ERROR:
+        first, crystal = divmod(int(np.argmax(clipped)), clipped.shape[1])
+        row, col = divmod(crystal, images_mev.shape[-1])
+        raise DataError(
+            f"{path}: cluster {first} holds {float(images_mev[first, row, col]):g} MeV at row {row}, column {col}, "
+            f"outside {_word(data)}, and data.user.out_of_range is error: rescale the energies to MeV, or set "
+            "data.lsb_mev / data.adc_bits so that the word holds them (or data.user.out_of_range: warn to clip them)"
+        )
+    if clipped.any():
+        log.warning(
+            "%s: %s clips %d crystal values in %d of %d clusters: %d below zero (under -%g MeV, half a step) read "
+            "as 0, %d above the top read as the top. The network sees the clipped words; to keep the values, "
+            "rescale the energies or set data.lsb_mev / data.adc_bits; to refuse such data, set "
+            "data.user.out_of_range: error",
+            path,
+            _word(data),
+            int(clipped.sum()),
+            int(clipped.any(axis=1).sum()),
+            n,
+            int(low.sum()),
+            half,
+            int(high.sum()),
+        )
+    if words.all_zero.any():
+        log.warning(
+            "%s: %d of %d clusters are all zero in %s: every crystal is under half a step (%g MeV; the first such "
+            "cluster at index %d), so they carry no information for the network; remove them, or set a smaller "
+            "data.lsb_mev",
+            path,
+            int(words.all_zero.sum()),
+            n,
+            _word(data),
+            half,
+            int(np.argmax(words.all_zero)),
+        )
+    return words
+
+
+def _word(data: EclPhotonData) -> str:
+    """The input word and the crystal energies it holds, as the messages name it."""
+    return f"the {data.adc_bits}-bit input word of {data.lsb_mev:g} MeV (0 to {word_top(data) * data.lsb_mev:.10g} MeV)"
 
 
 # ---------------------------------------------------------------- readers: name -> array as stored

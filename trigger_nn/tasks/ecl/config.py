@@ -19,6 +19,13 @@ class Granularity(StrEnum):
     TRIGGER_CELL = "trigger_cell"
 
 
+class OutOfRange(StrEnum):
+    """What a user's crystal value outside the input word's range does: clipped with a warning, or refused."""
+
+    WARN = "warn"
+    ERROR = "error"
+
+
 @dataclass(frozen=True, kw_only=True)
 class UserClusters:
     """A user's own ECL clusters instead of the simulation: a ROOT flat ntuple, an HDF5 or an NPZ file.
@@ -27,7 +34,9 @@ class UserClusters:
     cluster, or ``image_size**2`` scalar branches in row-major order; energies in MeV, each image
     centred on its most energetic crystal. ``label`` is 1 for a single photon and 0 for a merged
     two-photon cluster; ``energy`` (GeV, optional) is only used for the report's rejection-vs-energy
-    figures. A relative ``path`` is taken from the card's own folder.
+    figures. A relative ``path`` is taken from the card's own folder. A crystal value the ``adc_bits``-bit
+    word of ``lsb_mev`` cannot hold (below zero, or above its top) reads as 0 or as the top: ``out_of_range``
+    ``warn`` (the default) counts and reports those values, ``error`` refuses the file at the first one.
     """
 
     path: Path
@@ -36,6 +45,7 @@ class UserClusters:
     label: str = "is_photon"
     energy: str | None = "energy"
     test_fraction: float = 0.3
+    out_of_range: OutOfRange = OutOfRange.WARN
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,6 +98,8 @@ class EclPhotonData(TaskData):
             raise CardError(f"{where}: data.energy_range_gev must be [low, high] with 0 < low <= high, got {[lo, hi]}")
         if not 0.0 <= d.alp_fraction <= 1.0:
             raise CardError(f"{where}: data.alp_fraction must be in [0, 1], got {d.alp_fraction}")
+        if d.alp_mass_gev <= 0:
+            raise CardError(f"{where}: data.alp_mass_gev must be positive, got {d.alp_mass_gev}")
         if d.alp_fraction > 0 and not 0 < 2 * d.alp_mass_gev < lo:
             raise CardError(
                 f"{where}: data.alp_mass_gev ({d.alp_mass_gev}) must be positive and below half the lowest parent "
@@ -136,6 +148,20 @@ class EclPhotonData(TaskData):
                 )
         elif min(d.n_train, d.n_test) < 10:
             raise CardError(f"{where}: data.n_train and data.n_test must be at least 10")
+
+    def dataset_bytes(self) -> int:
+        """Simulated clusters: inputs (float32, read once and copied twice by training), crystal images (float32,
+        and float64 thrice for the shower shapes), the truth, and one chunk's shower spots and crystal grids.
+        A user's file: 0 (its size is known only when read)."""
+        if self.user is not None:
+            return 0
+        from .simulation import CHUNK, grid_size
+
+        view = self.image_size if self.granularity is Granularity.CRYSTAL else self.tc_image_size
+        per_event = 3 * 4 * view**2 + (4 + 3 * 8) * self.image_size**2 + 128
+        spots = 2 * self.spots_per_gev * self.energy_range_gev[1]  # two photons at most, of the highest energy
+        working = CHUNK * (64 * spots + 4 * 8 * grid_size(self) ** 2)
+        return (self.n_train + self.n_test) * per_event + int(working)
 
     def with_paths_from(self, folder: Path, where: str) -> Self:
         if self.user is None or self.user.path.is_absolute():

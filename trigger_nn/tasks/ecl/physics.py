@@ -15,7 +15,7 @@ from ..common import NN, binned_fraction, figure
 from ..protocol import Physics
 from .config import EclPhotonData, Granularity
 from .shower_shapes import BASELINES
-from .simulation import SOURCE_ALP, SOURCE_PI0
+from .simulation import SOURCE_ALP, SOURCE_PI0, word_top
 
 EFFICIENCIES = (0.90, 0.95)
 
@@ -85,6 +85,27 @@ def _rejection_vs_energy(
     return out
 
 
+def _input_words(cfg: EclPhotonData, x: np.ndarray, truth: dict[str, np.ndarray]) -> tuple[dict[str, Any], str]:
+    """A user's crystal values the trigger word clipped, in the scored test clusters: metrics and one line."""
+    below, above = truth["crystals_below_zero"], truth["crystals_above_top"]
+    top_mev = word_top(cfg) * cfg.lsb_mev
+    found = {
+        "clusters": int(len(below)),
+        "clusters_clipped": int(np.sum((below > 0) | (above > 0))),
+        "values_below_zero": int(below.sum()),
+        "values_above_top": int(above.sum()),
+        "top_mev": float(top_mev),
+        "all_zero_clusters": int(np.sum(~x.reshape(len(x), -1).any(axis=1))),
+    }
+    line = (
+        f"Input words ({cfg.adc_bits} bits of {cfg.lsb_mev:g} MeV, 0 to {top_mev:.10g} MeV): "
+        f"{found['clusters_clipped']} of these {found['clusters']} clusters hold crystal values the word clips, "
+        f"{found['values_below_zero']} below zero read as 0 and {found['values_above_top']} above the top read as "
+        f"the top; {found['all_zero_clusters']} clusters are all zero."
+    )
+    return found, line
+
+
 def evaluate(
     cfg: EclPhotonData, test: Split, info: DatasetInfo, scores: np.ndarray, rows: np.ndarray, plots: Path
 ) -> Physics:
@@ -119,6 +140,9 @@ def evaluate(
         "nn_beats_every_baseline_at_90pct_photon_eff": beats,
         "rejection_at_90pct_photon_eff_vs_energy": by_energy,
     }
+    from_file = "crystals_below_zero" in truth  # only a user file's clusters carry the clipped-value counts
+    if from_file:
+        found["input_words"], words_line = _input_words(cfg, test.x[rows], truth)
     paths = {"rejection": plots / "rejection.png", "examples": plots / "examples.png"}
     _plot_rejection(paths["rejection"], selections)
     if by_energy:
@@ -148,6 +172,8 @@ def evaluate(
             "model's; the comparison of the selections on the same clusters is the result.",
             "",
         ]
+    if from_file:
+        lines += [words_line, ""]
     for kind, table in by_energy.items():
         edges = table["bin_edges_gev"]
         lines += [

@@ -202,9 +202,19 @@ def deposit_showers(
     return out.reshape(n_events, grid, grid)
 
 
+def word_counts(energy_mev: np.ndarray, cfg: EclPhotonData) -> np.ndarray:
+    """Counts of ``lsb_mev`` before the word's clip: below 0 the word reads 0, above ``word_top`` its top."""
+    return np.round(energy_mev / cfg.lsb_mev)
+
+
+def word_top(cfg: EclPhotonData) -> int:
+    """The largest count the ``adc_bits``-bit trigger word holds."""
+    return 2**cfg.adc_bits - 1
+
+
 def digitise(energy_mev: np.ndarray, cfg: EclPhotonData) -> np.ndarray:
     """The trigger word: counts of ``lsb_mev``, clipped to [0, 2**adc_bits - 1], as a fixed-point value."""
-    counts = np.clip(np.round(energy_mev / cfg.lsb_mev), 0, 2**cfg.adc_bits - 1)
+    counts = np.clip(word_counts(energy_mev, cfg), 0, word_top(cfg))
     return (counts * 2.0**-cfg.input_frac_bits).astype(np.float32)
 
 
