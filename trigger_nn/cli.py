@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import CardError, MismatchError, TriggerNNError
+
+if TYPE_CHECKING:
+    from .card import Card
 
 log = logging.getLogger("trigger_nn")
 
@@ -23,7 +27,8 @@ STAGE_HELP = {
     "simulate": "simulate the card's dataset -> data/dataset.h5",
     "train": "train the quantised Keras model (HGQ2) -> train/model.keras, the Python reference",
     "compile": "write the hls4ml Vitis HLS project (hls/, C simulation built) and da4ml pipelined Verilog (rtl/)",
-    "verify": "check Python reference = hls4ml C simulation = Verilog (Verilator), bit for bit, on >= 10,000 vectors",
+    "verify": "check Python reference = hls4ml C simulation = Verilog (Verilator), bit for bit, on the card's "
+    "verify.n_vectors (default 10,000) edge, test-set and random vectors",
     "cosim": "stream a new input every clock through the Verilog (cocotb + Verilator); measure latency and II "
     "against the card's budget",
     "report": "write report.json and report.md (+ plots) from every stage's results",
@@ -75,14 +80,25 @@ def _record_timing(project: Path, stage: str, seconds: float) -> None:
 def run_stages(card_path: Path, stages: tuple[str, ...], projects: Path, *, skip_fresh: bool = False) -> Path:
     """Run ``stages`` in order; with ``skip_fresh`` (``build``), skip those whose artifact still belongs to the card
     and its inputs (``trigger_nn.provenance``)."""
-    from . import provenance
-    from ._deps import setup_environment
+    from . import project_lock
     from .card import load_card
 
     card = load_card(card_path)
-    setup_environment()
     project = card.project_dir(projects)
-    project.mkdir(parents=True, exist_ok=True)
+    with project_lock.hold(project, " ".join((stages[0] if len(stages) == 1 else "build", str(card_path)))):
+        _run_in(card, project, stages, skip_fresh=skip_fresh)
+    return project
+
+
+#: stages that load TensorFlow (its start-up lines are silenced: `_deps.import_tensorflow`)
+TENSORFLOW_STAGES = frozenset({"train", "compile", "verify"})
+
+
+def _run_in(card: Card, project: Path, stages: tuple[str, ...], *, skip_fresh: bool) -> None:
+    from . import provenance
+    from ._deps import import_tensorflow, setup_environment
+
+    setup_environment()
     for i, stage in enumerate(stages, 1):
         if skip_fresh:
             reason = provenance.stale_reason(card, project, stage)
@@ -91,6 +107,8 @@ def run_stages(card_path: Path, stages: tuple[str, ...], projects: Path, *, skip
                 continue
             log.info("[%d/%d] %s: to run: %s", i, len(stages), stage, reason)
         log.info("[%d/%d] %s: %s", i, len(stages), stage, (STAGE_HELP | COMMAND_HELP)[stage])
+        if stage in TENSORFLOW_STAGES:
+            import_tensorflow()
         t0 = time.perf_counter()
         try:
             _stage_runner(stage)(card, project)
@@ -101,7 +119,6 @@ def run_stages(card_path: Path, stages: tuple[str, ...], projects: Path, *, skip
         seconds = time.perf_counter() - t0
         _record_timing(project, stage, seconds)
         log.info("[%d/%d] %s done in %.1f s", i, len(stages), stage, seconds)
-    return project
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -161,10 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_import(args: argparse.Namespace) -> Path:
-    from ._deps import setup_environment
+    from ._deps import import_tensorflow
     from .tasks.imported.importer import run
 
-    setup_environment()
+    import_tensorflow()
     return run(
         args.model, args.weights, args.output, models_dir=args.models, inputs=args.inputs,
         input_format=args.input_format, force=args.force,
@@ -199,9 +216,21 @@ def _configure_logging(verbose: bool, quiet: bool) -> None:
         warnings.filterwarnings("ignore", module=r"(keras|hls4ml|tensorflow|hgq|da4ml)(\.|$)")
 
 
+def _terminated(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # SIGTERM (a batch system, `kill`) ends a run as Ctrl-C does: message, clean-up
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _configure_logging(args.verbose, args.quiet)
+    previous = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        return _main(args)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _main(args: argparse.Namespace) -> int:
     stages = STAGES if args.command == "build" else (args.command,)
     try:
         if args.command == "import":
@@ -230,6 +259,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"trigger-nn {args.command}: interrupted; finished stages' files are kept", file=sys.stderr)
         return 130
+    except OSError as err:  # a folder that cannot be written, a full disk, a path that is a file
+        log.debug("traceback", exc_info=True)
+        where = f": {err.filename}" if err.filename else ""
+        print(f"trigger-nn {args.command}: error: {err.strerror or err}{where}", file=sys.stderr)
+        return 1
     except Exception as err:  # an unexpected failure is still one message, and a non-zero exit
         log.debug("traceback", exc_info=True)
         print(

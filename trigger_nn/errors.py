@@ -48,3 +48,7 @@ class BudgetError(TriggerNNError, RuntimeError):
 
 class ToolError(TriggerNNError, RuntimeError):
     """An external tool (Verilator, g++, cocotb) failed or is missing."""
+
+
+class BusyError(TriggerNNError, RuntimeError):
+    """Another trigger-nn process is working in the same project folder."""

@@ -18,6 +18,16 @@ def files_hash(files: Iterable[Path], root: Path, *, extra: Iterable[str] = ()) 
     return h.hexdigest()
 
 
+#: what a generator writes (not what a build makes of it: libraries, objects, logs)
+SOURCE_SUFFIXES = (".cpp", ".h", ".hh", ".tcl", ".v", ".xdc", ".sdc", ".json", ".yml")
+
+
+def sources_hash(root: Path) -> str:
+    """sha256 over the generated source files under ``root`` (names and bytes)."""
+    root = Path(root)
+    return files_hash((p for p in root.rglob("*") if p.is_file() and p.suffix in SOURCE_SUFFIXES), root)
+
+
 def tree_hash(root: Path) -> str:
     """sha256 over every file under ``root`` (names and bytes)."""
     root = Path(root)

@@ -19,6 +19,7 @@ from typing import Any
 from .artifacts import Provenance
 from .card import Card, card_to_dict
 from .errors import ArtifactError
+from .hashing import sources_hash
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,9 @@ STAGES: dict[str, StageFiles] = {
     "train": StageFiles(
         "train/training.json", ("task", "seed", "data", "network", "training"), ("simulate",), ("train/model.keras",)
     ),
-    "compile": StageFiles("compile.json", ("name", "firmware"), ("simulate", "train"), ("rtl/model/logic.json",)),
+    "compile": StageFiles(
+        "compile.json", ("name", "firmware"), ("simulate", "train"), ("rtl/model/logic.json", "rtl/src", "hls/firmware")
+    ),
     "verify": StageFiles(
         "verify.json", ("name", "seed", "verify"), ("simulate", "train", "compile"), ("verify/vectors.npz",)
     ),
@@ -62,6 +65,9 @@ def card_digest(card: Card, sections: tuple[str, ...]) -> str:
 
 
 def file_sha256(path: Path) -> str:
+    """sha256 of a file's bytes, or of the generated sources under a folder."""
+    if path.is_dir():
+        return sources_hash(path)
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -120,7 +126,7 @@ def stale_reason(card: Card, project: Path, stage: str) -> str | None:
         return f"{path} was made from another card (its {', '.join(spec.sections)} differ from the card's now)"
     for name, digest in {**made.get("inputs", {}), **made.get("files", {})}.items():
         file = project / name
-        if not file.is_file():
+        if not file.exists():
             return f"{path} was made with {file}, which is gone"
         if file_sha256(file) != digest:
             return f"{path} was made from another {file} than the one there now"

@@ -95,11 +95,11 @@ def run_point(card: Card, spec: PointSpec, point_dir: Path, dataset_json: Path) 
     """
     from . import compile as compile_stage
     from . import synth, train, verify
-    from ._deps import setup_environment
+    from ._deps import import_tensorflow
     from .dataset import read_dataset
     from .tasks import get_task
 
-    setup_environment()
+    import_tensorflow()
     pcard = point_card(card, spec)
     (point_dir / "data").mkdir(parents=True, exist_ok=True)
     _share_dataset(dataset_json.parent, point_dir / "data")
@@ -255,17 +255,23 @@ def summarise(card: Card, scan_dir: Path, points: Sequence[ScanPoint]) -> Path:
 
 
 def run(card: Card, projects: Path, *, workers: int | None = None, scheduler: str | None = None) -> list[ScanPoint]:
-    from dask.distributed import as_completed
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from . import simulate
+    from . import project_lock
     from .tasks import get_task
 
     refusal = get_task(card.task).scan_refusal(card.data)
     if refusal is not None:
         raise CardError(f"{card.name} cannot be scanned: {refusal}")
     scan_dir = Path(projects) / f"{card.name}_scan"
-    scan_dir.mkdir(parents=True, exist_ok=True)
+    with project_lock.hold(scan_dir, f"scan {card.source or card.name}"):
+        return _run(card, scan_dir, workers=workers, scheduler=scheduler)
+
+
+def _run(card: Card, scan_dir: Path, *, workers: int | None, scheduler: str | None) -> list[ScanPoint]:
+    from dask.distributed import as_completed
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from . import simulate
+
     digest = card_hash(card)
     specs = grid(card)
     done = {s: p for s in specs if (p := finished(scan_dir / s.name / "point.json", s, digest)) is not None}
