@@ -150,6 +150,16 @@ def test_a_moved_project_with_a_changed_card_reruns_from_verify_and_reports(
     assert "run `trigger-nn verify` and the stages after it" in err
 
 
+def test_cosim_on_verilog_changed_since_compile_names_compile(tmp_path: Path, built: tuple[Path, Path], capsys) -> None:
+    card, project = built
+    copy = tmp_path / "tiny_lfn"
+    shutil.copytree(project, copy)
+    next((copy / "rtl" / "src").glob("*stage0.v")).unlink()
+    assert main(["cosim", str(card), "--projects", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "compile.json was made from another" in err and "rtl/src" in err and "run `trigger-nn compile`" in err
+
+
 def test_a_stage_refuses_artifacts_made_for_another_card(built: tuple[Path, Path]) -> None:
     """cosim with a tighter budget on the card cannot reuse a design compiled for the old one: compile must re-run
     (and then refuses the budget itself, below); the cosim gate's own refusals are in test_cosim_gate."""
@@ -181,7 +191,7 @@ def test_a_budget_the_pipeline_cannot_meet_is_refused_at_compile(
 def test_a_clock_too_fast_for_the_widest_adder_is_refused(tmp_path: Path, built: tuple[Path, Path], capsys) -> None:
     card_path, project = built
     fast = tmp_path / "fast.yaml"
-    fast.write_text(card_path.read_text().replace("  clock_period_ns: 5.0", "  clock_period_ns: 0.5"))
+    fast.write_text(card_path.read_text().replace("  clock_period_ns: 5.0", "  clock_period_ns: 0.75"))
     copy = _project_with_model(tmp_path, built, project / "train" / "model.keras")
     assert main(["compile", str(fast), "--projects", str(copy.parent)]) == 1
     assert "less than the design's slowest single operation" in capsys.readouterr().err
@@ -302,6 +312,10 @@ def test_one_lsb_in_one_weight_is_caught_and_its_layer_named(tmp_path: Path, bui
     shutil.copytree(first / "train", project / "train")
     assert main(["compile", str(card), "--projects", str(tmp_path)]) == 0
     _perturb_one_weight(project / "hls", "dense0")
+    # as if hls4ml itself had written the wrong weight: compile's record of its sources is of these
+    compiled = CompileResult.load(project / "compile.json")
+    made_from = provenance.record(load_card(card), project, "compile")
+    dataclasses.replace(compiled, made_from=made_from).save(project / "compile.json")
     capsys.readouterr()
     assert main(["verify", str(card), "--projects", str(tmp_path)]) == 1
     err = capsys.readouterr().err
@@ -345,3 +359,15 @@ def test_yosys_counts_stand_beside_the_estimates(built: tuple[Path, Path]) -> No
     resources = json.loads((project / "report.json").read_text())["resources"]
     assert resources["yosys"]["luts"] == synth["luts"] and resources["da4ml_cost_estimate"] == compiled.da4ml_cost
     assert f"{synth['luts']} LUTs" in (project / "report.md").read_text()
+
+
+def test_the_report_gives_the_size_estimate_with_its_calibration(built: tuple[Path, Path]) -> None:
+    _, project = built
+    compiled = CompileResult.load(project / "compile.json")
+    estimate = json.loads((project / "report.json").read_text())["resources"]["estimate"]
+    assert estimate["luts"] == compiled.resources.luts > compiled.da4ml_cost  # ~1.02 LUTs per unit of cost
+    assert estimate["ffs"] == compiled.da4ml_reg_bits and estimate["dsps"] == 0
+    assert estimate["limit_luts"] == 1_728_000 and "xcvu13p" in estimate["limit_from"]
+    assert "estimate" in estimate["measured_on"] and "Yosys" in estimate["measured_on"]
+    md = (project / "report.md").read_text()
+    assert f"estimated size: ~{compiled.resources.luts:,} LUTs" in md and "estimated before tracing" in md
