@@ -359,3 +359,15 @@ def test_yosys_counts_stand_beside_the_estimates(built: tuple[Path, Path]) -> No
     resources = json.loads((project / "report.json").read_text())["resources"]
     assert resources["yosys"]["luts"] == synth["luts"] and resources["da4ml_cost_estimate"] == compiled.da4ml_cost
     assert f"{synth['luts']} LUTs" in (project / "report.md").read_text()
+
+
+def test_the_report_gives_the_size_estimate_with_its_calibration(built: tuple[Path, Path]) -> None:
+    _, project = built
+    compiled = CompileResult.load(project / "compile.json")
+    estimate = json.loads((project / "report.json").read_text())["resources"]["estimate"]
+    assert estimate["luts"] == compiled.resources.luts > compiled.da4ml_cost  # ~1.02 LUTs per unit of cost
+    assert estimate["ffs"] == compiled.da4ml_reg_bits and estimate["dsps"] == 0
+    assert estimate["limit_luts"] == 1_728_000 and "xcvu13p" in estimate["limit_from"]
+    assert "estimate" in estimate["measured_on"] and "Yosys" in estimate["measured_on"]
+    md = (project / "report.md").read_text()
+    assert f"estimated size: ~{compiled.resources.luts:,} LUTs" in md and "estimated before tracing" in md

@@ -457,6 +457,26 @@ class StagePlan:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ResourceEstimate:
+    """The design's size on the card's part before any synthesis (``firmware.resources``): estimates, not counts.
+
+    ``luts`` is da4ml's cost times a factor fitted on Yosys' mapped LUT counts (``calibration`` says which);
+    ``ffs`` the pipeline's register bits (an upper bound on its flip-flops); ``dsps`` 0, da4ml's distributed
+    arithmetic being adders. ``limit_luts`` is the limit it was checked against, ``limit_from`` where that
+    limit comes from; ``pre_trace_cost`` the cost estimated from the model before da4ml traced it.
+    """
+
+    da4ml_cost: float
+    luts: int
+    ffs: int
+    dsps: int
+    calibration: str
+    limit_luts: int
+    limit_from: str
+    pre_trace_cost: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class CompileResult(StageArtifact):
     """The hls4ml project (``hls/``) and da4ml Verilog (``rtl/``) made from the trained model."""
 
@@ -474,6 +494,7 @@ class CompileResult(StageArtifact):
     widest_value_bits: int = 0  # the widest value anywhere in the traced logic (sign + integer + fraction bits)
     exact_logic: Path | None = None  # da4ml's traced logic, for an exact (integer) reference
     stages: StagePlan
+    resources: ResourceEstimate | None = None  # None: compiled before the estimate was recorded
 
 
 @dataclass(frozen=True, kw_only=True)

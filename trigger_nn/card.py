@@ -72,6 +72,7 @@ class FirmwareConfig:
     strategy: Strategy = Strategy.LATENCY
     pipeline_cutoff: float | None = None  # adder levels per stage (da4ml's delay units); None: cut to fit the clock
     max_luts: int | None = None  # refuse a design whose estimated LUTs exceed this, below the part's own capacity
+    allow_oversize: bool = False  # build a design estimated over its LUT limit anyway, with a warning
 
     @property
     def input_interval_cycles(self) -> int:

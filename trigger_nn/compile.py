@@ -1,7 +1,8 @@
 """Stage `compile`: ``train/model.keras`` -> ``hls/`` (hls4ml Vitis project) + ``rtl/`` (da4ml Verilog).
 
-Writes ``compile.json`` last, with the bus formats, the pipeline depth and a hash
-of the generated sources.
+Writes ``compile.json`` last, with the bus formats, the pipeline depth, the size estimate and a hash
+of the generated sources. A design over the card's LUT limit (``firmware/resources.py``) or latency
+budget is refused before anything is written.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from typing import Any
 import numpy as np
 
 from . import provenance
-from .artifacts import CompileResult, DatasetInfo, StagePlan, TrainResult, atomic_path
+from .artifacts import CompileResult, DatasetInfo, ResourceEstimate, StagePlan, TrainResult, atomic_path
 from .card import Card, FirmwareConfig
 from .dataset import read_dataset
-from .firmware import hls, rtl, timing
+from .firmware import hls, resources, rtl, timing
 from .hashing import files_hash
 
 log = logging.getLogger(__name__)
@@ -40,11 +41,12 @@ def source_hash(hls_dir: Path, rtl_dir: Path) -> str:
 
 @dataclass(frozen=True)
 class Firmware:
-    """What compiling one model gives besides the files: da4ml's logic and metadata, and the timed pipeline."""
+    """What compiling one model gives besides the files: da4ml's logic and metadata, the timed pipeline, its size."""
 
     comb: Any
     meta: dict[str, Any]
     stages: StagePlan
+    resources: ResourceEstimate
 
 
 def build_firmware(
@@ -59,19 +61,27 @@ def build_firmware(
 ) -> Firmware:
     """Both implementations of one model: the hls4ml project and the da4ml Verilog, cut for the card's clock.
 
+    Nothing is written until the design has passed its gates: its size estimated from the model (seconds;
+    a design clearly over its LUT limit stops here), then da4ml's trace, the cut and the latency budget, and
+    the size again on the traced cost. hls4ml's project (with its C simulation build) and the Verilog come last.
     ``hls_final`` is where ``hls_dir`` will be moved, for the paths written into the project;
     ``tb_inputs`` are the HLS test bench's vectors.
     """
-    hls.write_project(model, hls_dir, fw, project_name=name, tb_inputs=tb_inputs)
-    if hls_final is not None:
-        hls.relocate(hls_dir, hls_final)
-    log.info("da4ml: tracing the model and writing Verilog pipelined for a %g ns clock", fw.clock_period_ns)
+    pre_trace_cost = resources.check_before_tracing(model, fw)
+    log.info("da4ml: tracing the model and cutting its pipeline for a %g ns clock", fw.clock_period_ns)
     comb = rtl.trace(model)
     pipeline = timing.cut(comb, fw)
     stages = timing.plan(pipeline, fw)
+    rtl.check_buses(pipeline)
+    size = resources.estimate(pipeline.cost, pipeline.reg_bits, fw, pre_trace_cost=pre_trace_cost)
+    resources.check(size, fw)
+    hls.write_project(model, hls_dir, fw, project_name=name, tb_inputs=tb_inputs)
+    if hls_final is not None:
+        hls.relocate(hls_dir, hls_final)
+    log.info("da4ml: writing the pipelined Verilog")
     meta = rtl.write_verilog(pipeline, rtl_dir, fw, top=name)
     comb.save(rtl_dir / "model" / "logic.json")
-    return Firmware(comb, meta, stages)
+    return Firmware(comb, meta, stages, size)
 
 
 def run(card: Card, project: Path) -> CompileResult:
@@ -103,17 +113,21 @@ def run(card: Card, project: Path) -> CompileResult:
         widest_value_bits=rtl.widest_value_bits(comb),
         exact_logic=rtl_dir / "model" / "logic.json",
         stages=stages,
+        resources=built.resources,
         made_from=provenance.record(card, project, "compile"),
     )
     log.info(
         "compiled: %d pipeline stages at %g ns (slowest stage ~%.2f ns, margin %.2f ns; %d cycles under budget), "
-        "da4ml cost %.0f, input bus %s, output bus %s",
+        "da4ml cost %.0f (~%d LUTs of %d, %s), input bus %s, output bus %s",
         result.pipeline_stages,
         fw.clock_period_ns,
         stages.slowest_stage_ns,
         stages.timing_margin_ns,
         stages.margin_cycles,
         result.da4ml_cost,
+        built.resources.luts,
+        built.resources.limit_luts,
+        built.resources.limit_from,
         result.input_format.describe(),
         result.output_format.describe(),
     )

@@ -148,6 +148,13 @@ def _resources(compiled: CompileResult, trained: TrainResult, synth: SynthResult
         "da4ml_cost_estimate": compiled.da4ml_cost,
         "pipeline_register_bits": compiled.da4ml_reg_bits,
         "hgq2_ebops": trained.ebops,
+        "estimate": None
+        if compiled.resources is None
+        else {
+            "measured_on": "an estimate before synthesis (trigger_nn.firmware.resources): "
+            + compiled.resources.calibration,
+            **to_plain(compiled.resources),
+        },
         "yosys": None
         if synth is None
         else {
@@ -306,6 +313,22 @@ def _vendor_lines(v: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _estimate_lines(e: dict[str, Any] | None) -> list[str]:
+    if e is None:
+        return ["- estimated size: not recorded (compiled by an older trigger_nn: re-run `trigger-nn compile`)"]
+    over = ", over it (built with firmware.allow_oversize)" if e["luts"] > e["limit_luts"] else ""
+    lines = [
+        f"- estimated size: ~{e['luts']:,} LUTs, at most {e['ffs']:,} flip-flops, {e['dsps']} DSPs; limit "
+        f"{e['limit_luts']:,} LUTs ({e['limit_from']}){over}. {e['measured_on']}",
+    ]
+    if e["pre_trace_cost"] is not None:
+        lines.append(
+            f"- estimated before tracing (the early size check): da4ml cost ~{e['pre_trace_cost']:,.0f}, "
+            f"{e['pre_trace_cost'] / e['da4ml_cost'] - 1:+.1%} from the traced cost"
+        )
+    return lines
+
+
 def render_markdown(r: dict[str, Any], physics_lines: list[str]) -> str:
     lat, ver, res, phys = r["latency"], r["verification"], r["resources"], r["physics"]["firmware"]
     pipe = lat["pipeline"]
@@ -343,6 +366,7 @@ def render_markdown(r: dict[str, Any], physics_lines: list[str]) -> str:
         f"{res['measured_on']}.",
         "",
         f"- da4ml cost estimate: {res['da4ml_cost_estimate']:.0f} (adder-bit units)",
+        *_estimate_lines(res["estimate"]),
         f"- pipeline register bits: {res['pipeline_register_bits']}",
         f"- HGQ2 EBOPs: {res['hgq2_ebops']:.0f}"
         if res["hgq2_ebops"] is not None

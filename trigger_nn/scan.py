@@ -324,20 +324,44 @@ def _dataset(card: Card, scan_dir: Path, simulate_run: Any) -> Path:
     return scan_dir / "data" / "dataset.json"
 
 
+#: Dask's own logging: its start-up and shutdown lines are not the scan's
+DASK_LOG_LEVEL = logging.ERROR
+
+
+def dask_setup(worker: Any) -> None:
+    """Run in each local worker process as it starts (a Dask preload): Ctrl-C in the terminal reaches every
+    process of its group, and the scan's own process is the one that answers it, stopping the cluster; a worker
+    that raised KeyboardInterrupt too would only print its traceback."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logging.getLogger("distributed").setLevel(DASK_LOG_LEVEL)
+
+
 @contextmanager
 def _client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
     """A Dask client: on the named scheduler, or on a local cluster of one single-threaded process per worker."""
     from dask.distributed import Client, LocalCluster
 
-    if scheduler:
-        log.info("scan: on the Dask scheduler at %s (its workers must see %s)", scheduler, Path.cwd())
-        with Client(scheduler) as client:
+    dask_log = logging.getLogger("distributed")
+    level = dask_log.level
+    dask_log.setLevel(DASK_LOG_LEVEL)
+    # a worker killed at shutdown leaves a semaphore its resource tracker would warn of (environment: inherited)
+    os.environ.setdefault("PYTHONWARNINGS", "ignore:resource_tracker:UserWarning")
+    try:
+        if scheduler:
+            log.info("scan: on the Dask scheduler at %s (its workers must see %s)", scheduler, Path.cwd())
+            with Client(scheduler) as client:
+                yield client
+            return
+        n = workers or max(1, min(os.cpu_count() or 1, 4))
+        log.info("scan: local Dask cluster of %d worker process(es)", n)
+        with (
+            LocalCluster(
+                n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None, preload=[__name__]
+            ) as cluster,
+            Client(cluster) as client,
+        ):
             yield client
-        return
-    n = workers or max(1, min(os.cpu_count() or 1, 4))
-    log.info("scan: local Dask cluster of %d worker process(es)", n)
-    with (
-        LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
-        Client(cluster) as client,
-    ):
-        yield client
+    finally:
+        dask_log.setLevel(level)

@@ -31,6 +31,7 @@ from .. import _deps
 from ..artifacts import BusFormat, WordVectors
 from ..errors import ToolError
 from ..hashing import files_hash
+from . import resources
 
 if TYPE_CHECKING:
     from cocotb_tools.runner import Runner
@@ -163,6 +164,7 @@ def _build(runner: Runner, *, sources: list[Path], top: str, build_dir: Path, wa
     """Build the Verilator model into ``build_dir`` unless a finished build is there; True if it built."""
     if (build_dir / _BUILD_OK).is_file() and (build_dir / top).is_file():
         return False
+    resources.check_build_memory(sources, top, resources.COSIM_BUILD)
     log_path = build_dir.parent / f"{build_dir.name}.log"
     try:
         runner.build(

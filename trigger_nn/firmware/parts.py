@@ -53,6 +53,10 @@ def _table(family: str, rows: str) -> list[Device]:
 
 #: (Yosys family, the document the numbers are copied from, its devices). 7 series data sheets count slices:
 #: LUTs are 4 and flip-flops 8 per slice (DS180). Block RAMs are 36 Kb blocks (each two 18 Kb halves).
+#: Cross-checked against the "Available" column of Vivado utilisation reports and board documents in public
+#: repositories (FINN's platforms.py, CHaiDNN, Spatial's targets, CASPER's SNAP2): no disagreement; no second
+#: source was found for xcvu440, the whole xcu250, the DSPs of xcvu13p and xc7vx690t, or the LUTs and
+#: flip-flops of xcku115 and xcvu19p, which rest on the data sheets alone.
 _TABLES = (
     (
         "xcup",

@@ -15,6 +15,7 @@ import numpy as np
 from ..artifacts import BusFormat
 from ..card import FirmwareConfig
 from ..errors import ConversionError, ToolError
+from . import resources
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,17 @@ def convergent_rounding() -> Iterator[None]:
         FixedVariable.quantize = plain  # type: ignore[method-assign]
 
 
+def conversion_error(err: Exception) -> ConversionError:
+    """What da4ml's tracer raised, as a ConversionError; a layer type it has no replay for is named."""
+    if isinstance(err, KeyError) and err.args and isinstance(err.args[0], type):
+        return ConversionError(
+            f"da4ml cannot convert the model: its tracer (HGQ2's da4ml plugin) has no replay for layer type "
+            f"{err.args[0].__name__}. Build the network from HGQ2 layers (hgq.layers.Q*) that hls4ml and da4ml "
+            "convert exactly"
+        )
+    return ConversionError(f"da4ml cannot convert the model into logic: {type(err).__name__}: {err}")
+
+
 def trace(model: Any) -> Any:
     """The model's combinational logic (da4ml IR), or a ConversionError naming what failed."""
     from da4ml.converter import trace_model
@@ -67,7 +79,7 @@ def trace(model: Any) -> Any:
             inp, out = trace_model(model)
         return comb_trace(inp, out)
     except Exception as err:
-        raise ConversionError(f"da4ml cannot trace the model into logic: {type(err).__name__}: {err}") from err
+        raise conversion_error(err) from err
 
 
 def widest_value_bits(comb: Any) -> int:
@@ -100,16 +112,31 @@ def exact_predict(logic_path: Path, x: np.ndarray) -> tuple[np.ndarray, str]:
     return np.asarray(out, dtype=np.float64).reshape(len(x), -1), name
 
 
+#: the widest element da4ml's emulator (and so verify) takes on its input and output buses
+MAX_BUS_ELEMENT_BITS = 32
+
+
+def check_buses(pipeline: Any) -> None:
+    """Refuse, before anything is written, input or output words wider than da4ml's emulator takes."""
+    remedies = {
+        "input": "narrow the input word (the task's data section, or the imported model's input quantizer)",
+        "output": "narrow the output quantizer; for a network the card builds, lower network.weight_bits (the "
+        "logit word holds the weights' bits, the inputs' and the sum's growth)",
+    }
+    for name, qint in (("input", pipeline.inp_qint), ("output", pipeline.out_qint)):
+        width = bus_format(qint).width
+        if width > MAX_BUS_ELEMENT_BITS:
+            raise ConversionError(
+                f"the {name} words are {width} bits wide; da4ml's emulator takes at most {MAX_BUS_ELEMENT_BITS} "
+                f"bits per element: {remedies[name]}"
+            )
+
+
 def write_verilog(pipeline: Any, out_dir: Path, fw: FirmwareConfig, *, top: str) -> dict[str, Any]:
     """Write the pipelined Verilog under ``out_dir``; da4ml's metadata."""
     from da4ml.codegen import RTLModel
 
-    for name, fmt in (("input", bus_format(pipeline.inp_qint)), ("output", bus_format(pipeline.out_qint))):
-        if fmt.width > 32:
-            raise ConversionError(
-                f"the {name} words are {fmt.width} bits wide; da4ml's emulator takes at most 32 bits per element: "
-                "narrow the input word or the output quantizer"
-            )
+    check_buses(pipeline)
     rtl = RTLModel(
         pipeline,
         top,
@@ -148,6 +175,8 @@ class RTLEmulation:
             part_name=fw.part,
             print_latency=False,
         )
+        sources = (rtl_dir / "src").rglob("*.v")
+        resources.check_build_memory(sources, f"the emulation of {top}", resources.EMULATION_BUILD)
         log.info("da4ml: building the Verilator emulation of %s (a minute for a large design)", top)
         try:
             self._rtl.compile(nproc=2)
