@@ -1,11 +1,12 @@
 """The size gate's numbers: the cost estimated before tracing against da4ml's traced cost, with both times,
-and (``--memory``) the peak memory of the Verilator builds against the size of the Verilog they compile.
+(``--yosys``) Yosys' mapped LUTs against da4ml's cost, the calibration of ``LUTS_PER_COST``, and
+(``--memory``) the peak memory of the Verilator builds against the size of the Verilog they compile.
 
 Designs: the two committed models and HGQ2 CNNs (untrained, ranges traced on random images) of growing size.
 Memory is the peak of the summed resident memory of the build's process tree, sampled every 50 ms.
 These are the measurements behind the tables of ``trigger_nn/firmware/resources.py``.
 
-    python bench/bench_size.py [--memory] [--cnn 10,28]
+    python bench/bench_size.py [--yosys] [--memory] [--cnn 10,28]
 """
 
 from __future__ import annotations
@@ -77,6 +78,19 @@ def peak_memory(run: Callable[[], Any]) -> tuple[float, int]:
     return time.perf_counter() - t0, peak[0]
 
 
+def measure_luts(name: str, pipeline: Any, fw: FirmwareConfig, tmp: Path) -> None:
+    from trigger_nn.firmware.synth import yosys_synth
+
+    rtl_dir = tmp / name / "rtl_yosys"
+    rtl.write_verilog(pipeline, rtl_dir, fw, top=name)
+    mapped = yosys_synth(rtl_dir, f"{name}_wrapper", fw.part, tmp / name / "yosys")
+    luts = mapped.counts.luts
+    print(
+        f"  Yosys: {luts:,} LUTs, {mapped.counts.ffs:,} FFs of {pipeline.reg_bits:,} register bits; "
+        f"{luts / pipeline.cost:.3f} LUTs per unit of cost ({mapped.seconds:.0f} s)"
+    )
+
+
 def measure_memory(name: str, pipeline: Any, fw: FirmwareConfig, tmp: Path) -> None:
     from cocotb_tools.runner import get_runner
 
@@ -97,6 +111,7 @@ def measure_memory(name: str, pipeline: Any, fw: FirmwareConfig, tmp: Path) -> N
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--yosys", action="store_true", help="also map each design with Yosys (minutes)")
     parser.add_argument("--memory", action="store_true", help="also build each design with Verilator")
     parser.add_argument("--cnn", default="10,28", help="CNN image sides, comma-separated (default 10,28)")
     args = parser.parse_args()
@@ -120,6 +135,8 @@ def main() -> int:
                 f"{early:,.0f} ({early / pipeline.cost - 1:+.1%}, {t1 - t0:.1f} s), "
                 f"~{resources.lut_estimate(pipeline.cost):,} LUTs"
             )
+            if args.yosys:
+                measure_luts(name, pipeline, fw, Path(tmp))
             if args.memory:
                 measure_memory(name, pipeline, fw, Path(tmp))
     return 0

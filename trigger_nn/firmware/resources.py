@@ -18,27 +18,32 @@ of 4 and 4 filters, dense 10
 as the mean of the three ratios (they agree within 0.3 %, over a tenfold range of sizes).
 
 **Flip-flops** are the pipeline's register bits (da4ml's ``reg_bits``): an upper bound, since synthesis
-drops constant and duplicate bits (Yosys mapped 1,183 of 1,285 on cdms_lfn, 1,009 of 1,143 on
-ecl_photon, 22,402 of 22,471 on the CNN). **DSPs**: none, da4ml's distributed arithmetic is adders.
+drops constant and duplicate bits (Yosys mapped 1,183 of 1,285 on cdms_lfn, 1,009 of 1,143 on ecl_photon,
+22,402 of 22,471 on a CNN of 10 x 10, 4 and 4 filters). **DSPs**: none, da4ml's distributed arithmetic is
+adders.
 
-**Before tracing.** da4ml's tracer solves a layer's constant-matrix multiplication (CMVM) for every
-input vector: a convolution's kernel again at each of its positions, a dense layer once. On a CNN of a
-28 x 28 input and two 3 x 3 convolutions (4 and 8 filters, then a dense layer of 10: cost 1.58 M) the
-trace took 87 s, the timed cut 23 s and hls4ml's project with its C simulation 145 s, before anything
-could be said of its size. :func:`pre_trace_cost` runs the same tracer with the CMVMs replaced: each
-layer's kernel is solved once (by da4ml's own solver, without its search over decomposition depths: the
-same cost on the designs measured, and 30 times faster on a 2048 x 10 dense layer), its cost taken at
-every position, scaled by the input bits there, and only the solved operations that reach an output
-counted (the trace drops the rest: activations a quantiser zeroes, weights of zero). Every other
-operation (quantisers, ReLUs, biases) is traced as it is. Measured against the traced cost:
+**Before tracing.** da4ml's tracer solves a layer's constant-matrix multiplication (CMVM) for every input
+vector: a convolution's kernel again at each of its positions, a dense layer once. On the 28 x 28 CNN of
+the table below, the trace and the timed cut took 55 s, and hls4ml's project with its C simulation build
+minutes more, before anything could be said of its size. :func:`pre_trace_cost` runs the same tracer with
+the CMVMs replaced: each layer's kernel is solved once (by da4ml's own solver, without its search over
+decomposition depths for a kernel of over ``SEARCH_MAX_WEIGHTS`` weights, a search that multiplies the
+time on large kernels), its cost taken at every position, scaled by the input bits there, and only the
+solved operations that reach an output counted (the trace drops the rest: activations a quantiser zeroes,
+weights of zero). Every other operation (quantisers, ReLUs, biases) is traced as it is. Measured against
+the traced cost:
 
-==============================  ===========  ==============  ======  =========
-design                          traced cost  estimated cost  error   estimate
-==============================  ===========  ==============  ======  =========
-cdms_lfn                              8,018           7,920  -1.2 %      0.5 s
-ecl_photon                            7,331           7,119  -2.9 %      0.5 s
-CNN 28x28, 4 and 8 filters        1,577,805             TBD     TBD        TBD
-==============================  ===========  ==============  ======  =========
+====================================  ===========  ==============  ======  ========  =============
+design                                traced cost  estimated cost  error   estimate  trace and cut
+====================================  ===========  ==============  ======  ========  =============
+cdms_lfn (committed model)                  8,018           7,931  -1.1 %     0.3 s          0.4 s
+ecl_photon (committed model)                7,331           7,148  -2.5 %     0.2 s          0.3 s
+CNN 10x10, 4 and 8 filters, dense 10      101,971          99,927  -2.0 %     0.6 s          4.3 s
+CNN 28x28, 4 and 8 filters, dense 10    1,169,400       1,131,682  -3.2 %     8.2 s         55.0 s
+====================================  ===========  ==============  ======  ========  =============
+
+(``bench/bench_size.py``: the CNNs untrained, 6-bit weights, ranges traced on random 8-bit images; two
+cores.) hls4ml's project with its C simulation build, which used to come first, adds minutes more.
 
 The early check refuses only a design over its limit by more than ``PRE_TRACE_TOLERANCE``; one nearer
 the limit is traced and checked on da4ml's own cost before anything is written.
