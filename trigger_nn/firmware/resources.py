@@ -3,24 +3,24 @@
 **LUTs.** da4ml's cost counts the bits of its adders (one LUT per bit, a carry chain beside it), plus
 half a LUT per bit for a ReLU or a wrapping quantiser (``da4ml.trace.fixed_variable``). ``LUTS_PER_COST``
 turns it into LUTs; it was fitted on Yosys 0.70's ``synth_xilinx -family xcup`` (out of context) LUT
-counts of the Verilog da4ml wrote (cost, Yosys LUTs; LUT1-LUT6, inverters not counted):
+counts of the Verilog da4ml wrote (LUT1-LUT6, inverters not counted; ``bench/bench_size.py --yosys``, the
+default firmware section, for the committed models; the CNN measured the same way in an earlier session):
 
 =============================  ==========  ==========  ======
 design                         da4ml cost  Yosys LUTs  ratio
 =============================  ==========  ==========  ======
 cdms_lfn (committed model)          8,018       8,214   1.024
-ecl_photon (committed model)        7,461       7,669   1.028
+ecl_photon (committed model)        7,331       7,411   1.011
 CNN 10x10x1, 3x3 convolutions      85,904      88,067   1.025
 of 4 and 4 filters, dense 10
 (untrained, 6-bit weights)
 =============================  ==========  ==========  ======
 
-as the mean of the three ratios (they agree within 0.3 %, over a tenfold range of sizes).
+as the mean of the three ratios (within 1.4 % of each other, over a tenfold range of sizes).
 
 **Flip-flops** are the pipeline's register bits (da4ml's ``reg_bits``): an upper bound, since synthesis
-drops constant and duplicate bits (Yosys mapped 1,183 of 1,285 on cdms_lfn, 1,009 of 1,143 on ecl_photon,
-22,402 of 22,471 on a CNN of 10 x 10, 4 and 4 filters). **DSPs**: none, da4ml's distributed arithmetic is
-adders.
+drops constant and duplicate bits (Yosys kept all 1,253 of cdms_lfn and 2,052 of ecl_photon, 22,402 of
+22,471 on the CNN). **DSPs**: none, da4ml's distributed arithmetic is adders.
 
 **Before tracing.** da4ml's tracer solves a layer's constant-matrix multiplication (CMVM) for every input
 vector: a convolution's kernel again at each of its positions, a dense layer once. On the 28 x 28 CNN of
@@ -87,10 +87,10 @@ from .parts import device_of
 log = logging.getLogger(__name__)
 
 #: Yosys LUTs per unit of da4ml's cost: the mean of the three ratios in the module's table
-LUTS_PER_COST = (8214 / 8018 + 7669 / 7461 + 88067 / 85904) / 3
+LUTS_PER_COST = (8214 / 8018 + 7411 / 7331 + 88067 / 85904) / 3
 CALIBRATION = (
-    f"da4ml cost x {LUTS_PER_COST:.3f}, fitted on Yosys synth_xilinx LUT counts of three designs of cost 7.5 k to "
-    "86 k (within 0.3 %); flip-flops: the pipeline's register bits, an upper bound"
+    f"da4ml cost x {LUTS_PER_COST:.3f}, fitted on Yosys synth_xilinx LUT counts of three designs of cost 7.3 k to "
+    "86 k (within 1.4 %); flip-flops: the pipeline's register bits, an upper bound"
 )
 #: how far over its limit the estimate made before tracing must be for the early refusal (module docstring)
 PRE_TRACE_TOLERANCE = 0.2
