@@ -135,6 +135,7 @@ def test_a_moved_project_with_a_changed_card_reruns_from_verify_and_reports(
     ran = [s for s in ("simulate", "train", "compile", "verify", "cosim", "report") if any(
         f"] {s}: to run:" in m for m in messages)]  # fmt: skip
     assert ran == ["verify", "cosim", "report"], messages
+    assert any("verify.json was made from another card (its section verify differs" in m for m in messages)
     report = json.loads((moved / "report.json").read_text())
     assert report["verification"]["implementations"][0]["vectors"] >= 2100
     assert report["paths"]["hls_project"] == str(moved / "hls")
@@ -169,7 +170,11 @@ def test_a_stage_refuses_artifacts_made_for_another_card(built: tuple[Path, Path
     tight = dataclasses.replace(
         card, firmware=dataclasses.replace(card.firmware, latency_budget_ns=(depth - 1) * card.firmware.clock_period_ns)
     )
-    with pytest.raises(ArtifactError, match=r"compile.json was made from another card .*run `trigger-nn compile`"):
+    with pytest.raises(
+        ArtifactError,
+        match=r"compile.json was made from another card \(its section firmware differs.*"
+        r"run `trigger-nn compile`",
+    ):
         cosim.run(tight, project)
 
 

@@ -196,14 +196,16 @@ class FixedFormat(NamedTuple):
 class Provenance:
     """What an artifact was made from: the card sections its stage read, the artifacts it read, its files.
 
-    ``card`` is the sha256 of those card sections; ``inputs`` maps each artifact read (its path in the
-    project) to the sha256 of its bytes; ``files`` maps each file this artifact describes to its sha256.
-    ``trigger_nn.provenance`` writes and checks these.
+    ``card`` is the sha256 of those card sections, ``sections`` that of each (to name the one that
+    changed); ``inputs`` maps each artifact read (its path in the project) to the sha256 of its bytes;
+    ``files`` maps each file this artifact describes to its sha256. ``trigger_nn.provenance`` writes and
+    checks these.
     """
 
     card: str
     inputs: dict[str, str]
     files: dict[str, str]
+    sections: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)

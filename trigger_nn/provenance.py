@@ -101,6 +101,7 @@ def record(card: Card, project: Path, stage: str, *, optional: list[str] | None 
     optional = fresh_optional_reads(card, project, stage) if optional is None else optional
     return Provenance(
         card=card_digest(card, spec.sections),
+        sections={section: card_digest(card, (section,)) for section in spec.sections},
         inputs={STAGES[s].artifact: file_sha256(project / STAGES[s].artifact) for s in (*spec.reads, *optional)},
         files={f: file_sha256(project / f) for f in spec.files},
     )
@@ -123,7 +124,12 @@ def stale_reason(card: Card, project: Path, stage: str) -> str | None:
     if not made:
         return f"{path} does not record what it was made from (written by an older trigger_nn, or damaged)"
     if made.get("card") != card_digest(card, spec.sections):
-        return f"{path} was made from another card (its {', '.join(spec.sections)} differ from the card's now)"
+        recorded = made.get("sections") or {}
+        changed = [s for s in spec.sections if recorded.get(s) != card_digest(card, (s,))]
+        if not recorded or not changed:  # written before sections were recorded
+            changed = list(spec.sections)
+        what = f"section {changed[0]} differs" if len(changed) == 1 else f"sections {', '.join(changed)} differ"
+        return f"{path} was made from another card (its {what} from the card's now)"
     for name, digest in {**made.get("inputs", {}), **made.get("files", {})}.items():
         file = project / name
         if not file.exists():
