@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +49,22 @@ def seed_everything(seed: int) -> None:
             )
 
 
+@contextmanager
+def private_keras_seeds(seed: int) -> Iterator[None]:
+    """Keras' unseeded initialisers draw their seeds from Python's global ``random``, which other threads of
+    the process may draw from too (a Dask worker's event loop): the same scan point trained in two Dask runs
+    got different weights. Here they come from a generator of their own, seeded as ``seed_everything`` seeds
+    the global one, so a run alone gets the same seeds as before (checked: the same firmware)."""
+    from keras.src.random import seed_generator
+
+    plain, own = seed_generator.make_default_seed, random.Random(seed)
+    seed_generator.make_default_seed = lambda: own.randint(1, int(1e9))
+    try:
+        yield
+    finally:
+        seed_generator.make_default_seed = plain
+
+
 def epoch_logger(epochs: int) -> Any:
     """A Keras callback logging one line per epoch (Keras' own bar is off: it floods CI logs)."""
     import keras
@@ -74,29 +93,30 @@ def run(card: Card, project: Path) -> TrainResult:
     from hgq.utils import trace_minmax
 
     t0 = time.perf_counter()
-    model = build_model(card.network, input_shape=info.input_shape, input_kif=ds.input_kif)
-    tr = card.training
-    model.compile(
-        optimizer=keras.optimizers.Adam(tr.learning_rate),
-        loss=keras.losses.BinaryCrossentropy(from_logits=True),
-        metrics=[keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)],
-    )
-    callbacks = [epoch_logger(tr.epochs)]
-    if tr.validation_split > 0:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(monitor="val_loss", patience=tr.patience, restore_best_weights=True)
+    with private_keras_seeds(card.seed):
+        model = build_model(card.network, input_shape=info.input_shape, input_kif=ds.input_kif)
+        tr = card.training
+        model.compile(
+            optimizer=keras.optimizers.Adam(tr.learning_rate),
+            loss=keras.losses.BinaryCrossentropy(from_logits=True),
+            metrics=[keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)],
         )
-    log.info("training %s on %d windows for up to %d epochs", card.network.architecture, len(ds.train.y), tr.epochs)
-    history = model.fit(
-        ds.train.x,
-        ds.train.y.astype(np.float32),
-        epochs=tr.epochs,
-        batch_size=tr.batch_size,
-        validation_split=tr.validation_split,
-        shuffle=True,
-        callbacks=callbacks,
-        verbose=0,
-    )
+        callbacks = [epoch_logger(tr.epochs)]
+        if tr.validation_split > 0:
+            callbacks.append(
+                keras.callbacks.EarlyStopping(monitor="val_loss", patience=tr.patience, restore_best_weights=True)
+            )
+        log.info("training %s on %d windows for up to %d epochs", card.network.architecture, len(ds.train.y), tr.epochs)
+        history = model.fit(
+            ds.train.x,
+            ds.train.y.astype(np.float32),
+            epochs=tr.epochs,
+            batch_size=tr.batch_size,
+            validation_split=tr.validation_split,
+            shuffle=True,
+            callbacks=callbacks,
+            verbose=0,
+        )
     # WRAP activations need their integer bits set from representative data (docs/toolchain.md).
     ebops = float(trace_minmax(model, ds.train.x, batch_size=4096))
     scores = model.predict(ds.test.x, batch_size=4096, verbose=0).reshape(-1)
