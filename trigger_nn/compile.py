@@ -19,13 +19,12 @@ from .artifacts import CompileResult, DatasetInfo, ResourceEstimate, StagePlan, 
 from .card import Card, FirmwareConfig
 from .dataset import read_dataset
 from .firmware import hls, resources, rtl, timing
-from .hashing import files_hash
+from .hashing import SOURCE_SUFFIXES, files_hash
 
 log = logging.getLogger(__name__)
 
 #: test-set inputs written to the HLS test bench (tb_data/) for a vendor C/RTL co-simulation
 TB_VECTORS = 1000
-SOURCE_SUFFIXES = (".cpp", ".h", ".hh", ".tcl", ".v", ".xdc", ".sdc", ".json", ".yml")
 
 
 def source_hash(hls_dir: Path, rtl_dir: Path) -> str:
