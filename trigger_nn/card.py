@@ -221,6 +221,9 @@ def _build(cls: type, data: Any, where: str) -> Any:
     kwargs = {}
     for key, value in data.items():
         if key not in fields:
+            retired = getattr(cls, "retired", {})
+            if key in retired:
+                raise CardError(f"{where}: {key!r} is no longer a key: {retired[key]}")
             raise CardError(f"{where}: unknown key {key!r}; {suggest(str(key), list(fields))}")
         kwargs[key] = _check_value(f"{where}.{key}", hints[key], value)
     missing = [

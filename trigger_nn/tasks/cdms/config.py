@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import ClassVar
 
 from ...errors import CardError
 from ..protocol import TaskData
@@ -14,18 +15,34 @@ class PulseShape(StrEnum):
     THREEPOLE = "threepole"
 
 
+#: keys earlier cards had, and what replaced them
+RETIRED = {
+    "n_test": "the test windows are the trigger candidates of the measurement stream: set data.stream_seconds",
+    "lfn_pass_target": "the threshold is set by the accidental-trigger rate: set data.accidental_budget_hz",
+    "of_threshold_floor_sigma": "the threshold is set by the accidental-trigger rate (noise and LFN triggers "
+    "per second, measured on the stream): set data.accidental_budget_hz",
+    "peak_search_samples": "the candidate logic finds the peak on the stream: see data.candidate_hold_samples",
+    "window_jitter": "the window sits where the candidate logic's peak puts it, as in the FPGA",
+    "signal_fraction": "pulses arrive in streams at rates in Hz (docs/physics.md)",
+    "noise_fraction": "noise triggers come from the stream's noise itself",
+}
+
+
 @dataclass(frozen=True, kw_only=True)
 class CdmsLfnData(TaskData):
     """SuperCDMS-style phonon stream at 625 kHz: signal pulses, low-frequency noise (LFN) and plain noise.
 
-    The trigger is an optimal filter (OF, an FIR of ``of_length`` taps) with an amplitude threshold;
-    the network sees the ``window`` samples around each OF peak. Energies are in units of the OF's
-    baseline resolution sigma_E (multiply by a detector's sigma_E in eV). The LFN is a model; its
-    parameters are here. See ``tasks/cdms/simulation.py``.
+    The trigger is an optimal filter (OF, an FIR of ``of_length`` taps with ``of_coefficient_bits``
+    coefficients) with an amplitude threshold and a candidate logic (``candidate_hold_samples``); the
+    network sees the ``window`` samples of the OF's register at each candidate's peak
+    (``tasks/cdms/chain.py``). Energies are in units of the OF's baseline resolution sigma_E (multiply
+    by a detector's sigma_E in eV). Training windows come from streams of ``n_train`` candidates; the
+    figures of merit from ``stream_seconds`` of stream with LFN episodes at ``lfn_rate_hz``, at
+    ``accidental_budget_hz`` of accidental triggers. The LFN is a model; its parameters are here. See
+    ``tasks/cdms/simulation.py``, ``stream.py`` and ``thresholds.py``.
     """
 
     n_train: int = 30000
-    n_test: int = 12000
     window: int = 64
     sample_rate_hz: float = 625e3
     trace_length: int = 1024
@@ -39,30 +56,37 @@ class CdmsLfnData(TaskData):
     adc_bits: int = 8
     baseline_samples: int = 16
     of_length: int = 256
-    peak_search_samples: int = 16
-    window_jitter: int = 4
-    signal_fraction: float = 0.5
-    noise_fraction: float = 0.1
+    of_coefficient_bits: int = 8
+    candidate_hold_samples: int = 64
     energy_range_sigma: tuple[float, float] = (0.5, 15.0)
     lfn_band_hz: tuple[float, float] = (300.0, 3000.0)
     lfn_burst_ms: tuple[float, float] = (0.2, 2.0)
     lfn_slow_fraction: float = 0.3
     lfn_slow_band_hz: tuple[float, float] = (20.0, 300.0)
+    lfn_slow_ms: tuple[float, float] = (1.0, 10.0)
     lfn_of_min_sigma: float = 1.5
     lfn_of_scale_sigma: float = 2.0
-    lfn_pass_target: float = 0.05
-    of_threshold_floor_sigma: float = 4.0
-    min_plateau_efficiency: float = 0.95
+    lfn_rate_hz: float = 1.0
+    stream_seconds: float = 1000.0
+    accidental_budget_hz: float = 1.0
+    min_plateau_efficiency: float = 0.995
+
+    retired: ClassVar[dict[str, str]] = RETIRED
 
     def validate(self, where: str) -> None:
+        from .chain import check_geometry
+
         d = self
-        for key in ("n_train", "n_test"):
-            if getattr(d, key) < 10:
-                raise CardError(f"{where}: data.{key} must be at least 10")
+        if d.n_train < 10:
+            raise CardError(f"{where}: data.n_train must be at least 10")
         if d.lfn_of_min_sigma < 0:
             raise CardError(f"{where}: data.lfn_of_min_sigma must not be negative, got {d.lfn_of_min_sigma}")
-        if not 2 <= d.adc_bits <= 24:
-            raise CardError(f"{where}: data.adc_bits must be in [2, 24] (da4ml buses take words up to 32 bits)")
+        if d.lfn_rate_hz < 0:
+            raise CardError(f"{where}: data.lfn_rate_hz must not be negative, got {d.lfn_rate_hz}")
+        if not 2 <= d.adc_bits <= 16:
+            raise CardError(f"{where}: data.adc_bits must be in [2, 16] (the OF word must fit a 32-bit bus)")
+        if not 3 <= d.of_coefficient_bits <= 16:
+            raise CardError(f"{where}: data.of_coefficient_bits must be in [3, 16], got {d.of_coefficient_bits}")
         for key in (
             "rise_time_us",
             "fall_time_us",
@@ -71,9 +95,10 @@ class CdmsLfnData(TaskData):
             "noise_knee_hz",
             "sample_rate_hz",
             "lfn_of_scale_sigma",
-            "of_threshold_floor_sigma",
+            "stream_seconds",
+            "accidental_budget_hz",
         ):
-            if getattr(d, key) <= 0:
+            if not getattr(d, key) > 0:
                 raise CardError(f"{where}: data.{key} must be positive")
         nyquist = d.sample_rate_hz / 2
         for key in ("lfn_band_hz", "lfn_slow_band_hz"):
@@ -84,42 +109,29 @@ class CdmsLfnData(TaskData):
                 )
         if d.rise_time_us >= d.fall_time_us:
             raise CardError(f"{where}: data.rise_time_us must be shorter than data.fall_time_us")
-        for key in ("energy_range_sigma", "lfn_band_hz", "lfn_burst_ms", "lfn_slow_band_hz"):
+        for key in ("energy_range_sigma", "lfn_band_hz", "lfn_burst_ms", "lfn_slow_band_hz", "lfn_slow_ms"):
             lo, hi = getattr(d, key)
             if not 0 < lo <= hi:
                 raise CardError(f"{where}: data.{key} must be [low, high] with 0 < low <= high, got {[lo, hi]}")
-        for key in (
-            "fall2_fraction",
-            "lfn_slow_fraction",
-            "signal_fraction",
-            "noise_fraction",
-            "min_plateau_efficiency",
-        ):
+        for key in ("fall2_fraction", "lfn_slow_fraction"):
             if not 0.0 <= getattr(d, key) <= 1.0:
                 raise CardError(f"{where}: data.{key} must be in [0, 1]")
-        if d.signal_fraction + d.noise_fraction >= 1.0 or d.signal_fraction == 0:
+        if not 0.5 <= d.min_plateau_efficiency < 1.0:
+            raise CardError(f"{where}: data.min_plateau_efficiency must be in [0.5, 1), got {d.min_plateau_efficiency}")
+        if d.window < 8 or d.of_length < 8 or d.baseline_samples < 1 or d.candidate_hold_samples < 1:
             raise CardError(
-                f"{where}: data.signal_fraction + data.noise_fraction must leave room for LFN (sum < 1), and "
-                "signal_fraction must be positive"
+                f"{where}: data.window and data.of_length must be at least 8, data.baseline_samples and "
+                "data.candidate_hold_samples at least 1"
             )
-        if not 0.0 < d.lfn_pass_target < 1.0:
-            raise CardError(f"{where}: data.lfn_pass_target must be in (0, 1), got {d.lfn_pass_target}")
-        if d.window < 8 or d.of_length < 8 or min(d.baseline_samples, d.peak_search_samples, d.window_jitter) < 0:
-            raise CardError(f"{where}: data.window and data.of_length must be at least 8; sample counts not negative")
-        if d.baseline_samples < 1:
-            raise CardError(f"{where}: data.baseline_samples must be at least 1")
-        margin = d.baseline_samples + 2 * (d.peak_search_samples + d.window_jitter)
-        if d.trace_length < d.of_length + d.window + margin:
-            raise CardError(
-                f"{where}: data.trace_length ({d.trace_length}) must hold the OF ({d.of_length}), the window "
-                f"({d.window}) and the baseline, search and jitter margins ({margin}): at least "
-                f"{d.of_length + d.window + margin}"
-            )
+        if d.trace_length < d.of_length:
+            raise CardError(f"{where}: data.trace_length (the noise PSD's grid) must be at least data.of_length")
+        check_geometry(d, where)
 
     def dataset_bytes(self) -> int:
-        """Windows (float32) read once and copied twice by training, the truth, and one chunk's streams (float64)."""
-        from .simulation import CHUNK, SINUSOIDS
+        """Windows (float32, copied twice by training), the scan's candidate rows, one stream segment's arrays."""
+        from .windows import SCAN_ROW_BYTES, SCAN_ROWS_PER_SECOND, SEGMENT_SECONDS, TEST_WINDOWS_PER_SECOND
 
-        per_event = 3 * 4 * self.window + 48
-        working = CHUNK * self.trace_length * 8 * (SINUSOIDS + 4)  # noise, pulses, LFN sinusoids, OF output
-        return (self.n_train + self.n_test) * per_event + working
+        windows = (self.n_train + TEST_WINDOWS_PER_SECOND * self.stream_seconds) * (3 * 4 * self.window + 48)
+        scan = SCAN_ROWS_PER_SECOND * self.stream_seconds * SCAN_ROW_BYTES
+        segment = SEGMENT_SECONDS * self.sample_rate_hz * (4 + 3 * 8)  # ADC, noise, OF words, float OF
+        return int(windows + scan + segment)

@@ -1,6 +1,6 @@
 """Continuous SuperCDMS-style phonon streams, the optimal-filter (OF) trigger run over them, and its accidental rates.
 
-The per-event simulator (``simulation.py``) makes one short trace per event. A trigger is judged on
+``simulation.py`` holds the models (pulse template, noise PSD, OF, LFN amplitudes). A trigger is judged on
 continuous data, by its threshold at a given accidental-trigger rate in Hz (Wilson et al., JINST 17
 P07010, arXiv:2204.13002; ``docs/physics.md``). This module makes such streams from the same model
 (``CdmsLfnData``: sampling rate, noise PSD, pulse template, OF, LFN model, ADC) and measures rates.
@@ -9,8 +9,8 @@ The stream
     Gaussian noise with the task's PSD at every frequency, made in chunks by one long noise-shaping
     FIR (so chunks join without seams; a 20 s stream at 625 kHz, 12.5 M samples, is 50 MB of float32
     plus one chunk's working arrays, its OF output 100 MB of float64); signal pulses and LFN episodes
-    at Poisson arrival times (rates in Hz); digitised like the per-event simulator (``digitise``).
-    Pulses start on whole samples (as in the per-event simulator), so the noise-free OF peak of a
+    at Poisson arrival times (rates in Hz); digitised (``simulation.digitise``).
+    Pulses start on whole samples, so the noise-free OF peak of a
     pulse is its energy.
 
 The OF as the FPGA runs it
@@ -80,8 +80,8 @@ CONFIDENCE = 0.6827  # the "1 sigma" central interval of the Poisson rates
 class StreamConfig:
     """A continuous stream: its length, the Poisson rates of pulses and LFN episodes, the pulse spectrum.
 
-    ``data`` is the card's section: everything the per-event simulator already defines comes from it.
-    The rates and ``lfn_slow_ms`` are not yet card keys; their defaults are assumptions (no public
+    ``data`` is the card's section: the noise, pulse, OF and LFN models come from it. The rates are
+    the stream's (the measurement stream takes the card's ``lfn_rate_hz``, an assumption: no public
     SuperCDMS LFN rate exists). ``energy_range_sigma`` (pulse energies, uniform, in sigma_E) defaults
     to the card's.
     """
@@ -91,7 +91,6 @@ class StreamConfig:
     signal_rate_hz: float = 1.0
     lfn_rate_hz: float = 1.0
     energy_range_sigma: tuple[float, float] | None = None
-    lfn_slow_ms: tuple[float, float] = (1.0, 10.0)  # assumption: envelope width of a slow excursion
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -100,7 +99,7 @@ class StreamConfig:
         for key in ("signal_rate_hz", "lfn_rate_hz"):
             if getattr(self, key) < 0:
                 raise CardError(f"stream: {key} must not be negative, got {getattr(self, key)}")
-        for key in ("energies", "lfn_slow_ms"):
+        for key in ("energies",):
             lo, hi = getattr(self, key)
             if not 0 < lo <= hi:
                 raise CardError(f"stream: {key} must be [low, high] with 0 < low <= high, got {[lo, hi]}")
@@ -147,7 +146,7 @@ def noise_density(cfg: CdmsLfnData, freqs: np.ndarray) -> np.ndarray:
 
     ``noise_psd`` gives it on an n-bin grid scaled so a trace of n samples has RMS ``noise_rms_adc``,
     so its level depends (slightly) on n. A stream needs one density: that of the ``trace_length``
-    grid, the one the per-event simulator draws from, so sigma_E means the same in both.
+    grid, the one QETpy's OF (``simulation.OptimalFilter``) is built on, so sigma_E means the same in both.
     """
     f1 = cfg.sample_rate_hz / cfg.trace_length
     white = noise_psd(cfg)[1] / (1.0 + cfg.noise_knee_hz / f1)
@@ -219,12 +218,10 @@ def stream_noise(cfg: CdmsLfnData, n_samples: int, rng: np.random.Generator, *, 
 class LfnEpisodes:
     """LFN episodes as parameters, so any stretch of one can be drawn in any chunk.
 
-    The model of ``simulation.lfn_shapes`` (a sum of ``SINUSOIDS`` sinusoids, frequencies uniform in
-    the band, Rayleigh amplitudes, uniform phases; a share ``lfn_slow_fraction`` in the slow band),
-    written for a stream: ``lfn_shapes`` makes ``trace_length``-sample traces, and its slow
-    excursions have no envelope, i.e. they start and stop abruptly at the trace's ends, which the OF
-    would see as steps. Here every episode has a Gaussian envelope: bursts of width ``lfn_burst_ms``,
-    slow excursions of width ``StreamConfig.lfn_slow_ms`` (an assumption).
+    The model of ``simulation.py`` (a sum of ``SINUSOIDS`` sinusoids, frequencies uniform in the
+    band, Rayleigh amplitudes, uniform phases; a share ``lfn_slow_fraction`` in the slow band). Every
+    episode has a Gaussian envelope (so it starts and stops smoothly): bursts of width ``lfn_burst_ms``,
+    slow excursions of width ``lfn_slow_ms`` (an assumption: the card's default 1-10 ms).
     """
 
     centre: np.ndarray  # (n,) int64 sample
@@ -255,16 +252,15 @@ class LfnEpisodes:
              ) -> LfnEpisodes:  # fmt: skip
         """Episodes at ``centre``, each scaled so its largest noise-free OF excursion is the card's amplitude draw.
 
-        As in the per-event simulator the target is ``lfn_of_min_sigma`` + exponential(``lfn_of_scale_sigma``)
-        and the sign is chosen so the larger excursion is upward; there it is the OF peak near the
-        event, here the largest over the whole episode (a stream has no event position).
+        The target is ``lfn_of_min_sigma`` + exponential(``lfn_of_scale_sigma``), the largest OF excursion
+        over the whole episode, its sign chosen so the larger excursion is upward.
         """
         from scipy.signal import fftconvolve
 
         cfg, fs, n = config.data, config.data.sample_rate_hz, len(centre)
         slow = rng.random(n) < cfg.lfn_slow_fraction
         band = np.where(slow[:, None], cfg.lfn_slow_band_hz, cfg.lfn_band_hz)  # (n, 2)
-        ms = np.where(slow, rng.uniform(*config.lfn_slow_ms, size=n), rng.uniform(*cfg.lfn_burst_ms, size=n))
+        ms = np.where(slow, rng.uniform(*cfg.lfn_slow_ms, size=n), rng.uniform(*cfg.lfn_burst_ms, size=n))
         episodes = cls(
             centre=np.asarray(centre, dtype=np.int64),
             width=ms * 1e-3 * fs,
@@ -339,23 +335,31 @@ def settle_samples(of: OptimalFilter) -> int:
     return len(of.kernel) - 1
 
 
-def of_output(adc: np.ndarray, of: OptimalFilter, *, chunk: int = CHUNK_SAMPLES) -> np.ndarray:
-    """The OF as a causal FIR, one output per sample, in sigma_E; ``y[k] == of.apply(adc)[k - taps + 1] / resolution``.
+def causal_fir(x: np.ndarray, b: np.ndarray, *, chunk: int = CHUNK_SAMPLES) -> np.ndarray:
+    """``y[k] = sum_j b[j] x[k - j]`` at every sample, the delay line starting with zeros (float64).
 
     Run in chunks, each with the previous chunk's last ``taps - 1`` samples in front (overlap-save).
     """
     from scipy.signal import fftconvolve
 
-    taps = len(of.kernel)
-    b = of.kernel[::-1] / of.resolution  # y[k] = sum_j b[j] x[k - j] = sum_m g[m] x[k - taps + 1 + m]
-    y = np.empty(len(adc))
-    x = np.asarray(adc, dtype=np.float64)
+    taps = len(b)
+    y = np.empty(len(x))
+    x = np.asarray(x, dtype=np.float64)
     for a in range(0, len(x), chunk):
         e = min(a + chunk, len(x))
         head = x[max(0, a - taps + 1) : a]
         seg = np.concatenate([np.zeros(taps - 1 - len(head)), head, x[a:e]])
         y[a:e] = fftconvolve(seg, b, mode="valid")
     return y
+
+
+def of_output(adc: np.ndarray, of: OptimalFilter, *, chunk: int = CHUNK_SAMPLES) -> np.ndarray:
+    """The float OF as a causal FIR, one output per sample, in sigma_E; ``y[k] == of.apply(adc)[k - taps + 1] / res``.
+
+    ``b[j] = kernel[taps - 1 - j] / resolution``: ``sum_j b[j] x[k - j] = sum_m g[m] x[k - taps + 1 + m]``.
+    The FPGA's fixed-point FIR is ``chain.Fir``.
+    """
+    return causal_fir(adc, of.kernel[::-1] / of.resolution, chunk=chunk)
 
 
 def onset_of_peak(peak_sample: np.ndarray, of: OptimalFilter) -> np.ndarray:
@@ -535,19 +539,22 @@ def accidental_rates(stream: Stream, candidates: Candidates, of: OptimalFilter, 
 
 
 def of_output_psd(cfg: CdmsLfnData, of: OptimalFilter | None = None, *, n_freq: int = 2**17 + 1,
-                  digitised: bool = True) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+                  digitised: bool = True, fir: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """One-sided PSD (sigma_E^2 / Hz) of the OF's output on the stream's noise, on ``n_freq`` points in [0, fs/2].
 
-    ``2 |G(f)|^2 S(f) / resolution^2`` with G the FIR's frequency response and S ``input_psd`` (two-sided).
-    Its integral is the output variance: ~0.99 sigma_E^2 for the default card, not exactly 1, because
-    QETpy's resolution is computed on the ``of_length`` grid (whose PSD level differs slightly) and
-    without the ADC's rounding.
+    ``2 |B(f)|^2 S(f)`` with B the frequency response of the causal FIR ``fir`` (sigma_E per ADC count;
+    default the float OF's, ``kernel[::-1] / resolution``; ``chain.Fir`` gives the quantised one) and S
+    ``input_psd`` (two-sided). Its integral is the output variance: ~0.99 sigma_E^2 for the default
+    card, not exactly 1, because QETpy's resolution is computed on the ``of_length`` grid (whose PSD
+    level differs slightly) and without the ADC's rounding.
     """
-    of = OptimalFilter.build(cfg) if of is None else of
+    if fir is None:
+        of = OptimalFilter.build(cfg) if of is None else of
+        fir = of.kernel[::-1] / of.resolution
     n_fft = 2 * (n_freq - 1)
     freqs = np.fft.rfftfreq(n_fft, d=1.0 / cfg.sample_rate_hz)
-    gain = np.abs(np.fft.rfft(of.kernel, n_fft)) ** 2
-    return freqs, 2.0 * gain * input_psd(cfg, freqs, digitised=digitised) / of.resolution**2
+    gain = np.abs(np.fft.rfft(fir, n_fft)) ** 2
+    return freqs, 2.0 * gain * input_psd(cfg, freqs, digitised=digitised)
 
 
 def rice_nu0(output_psd_one_sided: np.ndarray, freqs: np.ndarray) -> float:

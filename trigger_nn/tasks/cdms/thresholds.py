@@ -100,26 +100,24 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from functools import cached_property
+from typing import ClassVar, Literal, Protocol
 
 import numpy as np
 
 from ...errors import CardError, TriggerNNError
+from .chain import Chain
 from .config import CdmsLfnData
-from .physics import TurnOn
 from .simulation import EventKind, OptimalFilter, pulse_template
 from .stream import (
     Rate,
     StreamConfig,
     accidental_rates,
-    find_candidates,
     match,
     noise_autocovariance,
-    of_output,
     of_output_psd,
     poisson_interval,
     rice_rate,
-    settle_samples,
     simulate_stream,
 )
 
@@ -132,6 +130,46 @@ PLATEAU_ABOVE_SIGMA = 4.0  # "high-energy" pulses: at least this far above the t
 KEEP_FRACTIONS = (0.95, 0.96, 0.97, 0.98, 0.99, 0.995, 0.999)  # of high-energy pulses, for the cut grid
 OF_ALONE = "OF alone"
 Bound = Literal["central", "lower", "upper"]
+
+
+# -- the turn-on curve -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class TurnOn:
+    """Trigger efficiency vs energy, ``eps/2 (1 + erf((E - mu) / (sqrt(2) width)))``, fitted unbinned."""
+
+    mu: float
+    width: float
+    plateau: float
+
+    @classmethod
+    def fit(cls, energy: np.ndarray, passed: np.ndarray, guess: float) -> TurnOn:
+        from scipy.optimize import minimize
+        from scipy.special import erf
+
+        y = passed.astype(np.float64)
+
+        def nll(p: np.ndarray) -> float:
+            eff = np.clip(p[2] / 2 * (1 + erf((energy - p[0]) / (np.sqrt(2) * p[1]))), 1e-9, 1 - 1e-9)
+            return -float(np.sum(y * np.log(eff) + (1 - y) * np.log(1 - eff)))
+
+        lo, hi = float(energy.min()), float(energy.max())
+        best = minimize(nll, x0=[guess, 1.0, 0.99], bounds=[(lo, hi), (0.05, hi - lo), (0.5, 1.0)], method="L-BFGS-B")
+        return cls(mu=float(best.x[0]), width=float(best.x[1]), plateau=float(best.x[2]))
+
+    def __call__(self, energy: np.ndarray) -> np.ndarray:
+        from scipy.special import erf
+
+        return self.plateau / 2 * (1 + erf((energy - self.mu) / (np.sqrt(2) * self.width)))
+
+    @property
+    def e50(self) -> float:
+        """The energy at 50 % efficiency."""
+        from scipy.special import erfinv
+
+        return float(self.mu + np.sqrt(2) * self.width * erfinv(1 / self.plateau - 1))
+
 
 
 # -- the vetoes ----------------------------------------------------------------------------------------------------
@@ -262,29 +300,70 @@ class Scan:
     episode: np.ndarray  # (n,) int: the LFN episode it is matched to (numbered over all segments), -1 if none
     peak_sigma: np.ndarray  # (n,)
     statistic: np.ndarray  # (n, n_veto)
+    segment: np.ndarray  # (n,) int32: the stream segment the candidate is in
+    peak_sample: np.ndarray  # (n,) int64: its peak sample in that segment (where the network's window is cut)
+    window: np.ndarray  # (n,) int64: its distinct (segment, peak sample), numbered in order: a row of ``windows``
     pulse_energy: np.ndarray  # (n_pulses,) sigma_E
     pulse_isolated: np.ndarray  # (n_pulses,) bool: no other pulse within ISOLATION_MS
     seconds: float  # stream time after the OF settled
     noise_seconds: float  # of which outside every truth window (``AccidentalRates.noise``)
     rice_hz: np.ndarray  # (n_t,) Rice's noise rate of the OF output at each threshold (cross-check only)
+    windows: np.ndarray | None = None  # (n_windows, window) the network's input at each distinct peak, if kept
+
+    #: fields stored as arrays by ``arrays`` (the rest: the stream config, rebuilt from the card)
+    STORED: ClassVar[tuple[str, ...]] = (
+        "thresholds_sigma", "threshold_index", "kind", "pulse", "episode", "peak_sigma", "statistic", "segment",
+        "peak_sample", "window", "pulse_energy", "pulse_isolated", "rice_hz",
+    )  # fmt: skip
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The scan as named arrays (without the windows), for a file; ``from_arrays`` reads them back."""
+        out = {k: np.asarray(getattr(self, k)) for k in self.STORED}
+        out["veto_names"] = np.array(self.veto_names, dtype="S")
+        out["seconds"] = np.array([self.seconds, self.noise_seconds, self.segments], dtype=np.float64)
+        return out
+
+    @classmethod
+    def from_arrays(cls, config: StreamConfig, arrays: dict[str, np.ndarray]) -> Scan:
+        seconds, noise_seconds, segments = (float(v) for v in arrays["seconds"])
+        names = tuple(n.decode() if isinstance(n, bytes) else str(n) for n in arrays["veto_names"])
+        return cls(config=config, segments=int(segments), seconds=seconds, noise_seconds=noise_seconds,
+                   veto_names=names, **{k: np.asarray(arrays[k]) for k in cls.STORED})  # fmt: skip
+
+    def with_veto(self, name: str, statistic: np.ndarray) -> Scan:
+        """This scan with one more veto column (one statistic per candidate row, at most the cut passes)."""
+        if name in self.veto_names:
+            raise ValueError(f"the scan already has a veto {name!r}")
+        column = np.asarray(statistic, dtype=np.float64).reshape(-1, 1)
+        if len(column) != len(self.kind):
+            raise ValueError(f"{len(column)} statistics for {len(self.kind)} candidate rows")
+        return dataclasses.replace(self, veto_names=(*self.veto_names, name),
+                                   statistic=np.concatenate([self.statistic, column], axis=1))  # fmt: skip
+
+    @cached_property
+    def _bounds(self) -> np.ndarray:
+        """Row offsets of each threshold's candidates (``scan_streams`` sorts the rows by threshold)."""
+        if np.any(np.diff(self.threshold_index) < 0):
+            raise ValueError("the scan's rows are not sorted by threshold")
+        return np.searchsorted(self.threshold_index, np.arange(len(self.thresholds_sigma) + 1))
 
     def passing(self, t: int, veto: str | None = None, cut: float = np.inf) -> np.ndarray:
-        """Mask of the candidates of threshold ``t`` that pass ``veto`` at ``cut`` (all of them for OF alone)."""
-        ok = self.threshold_index == t
-        if veto is not None:
-            ok &= self.statistic[:, self._veto(veto)] <= cut
-        return ok
+        """Row indices of the candidates of threshold ``t`` that pass ``veto`` at ``cut`` (all for OF alone)."""
+        lo, hi = self._bounds[t], self._bounds[t + 1]
+        if veto is None:
+            return np.arange(lo, hi)
+        return lo + np.flatnonzero(self.statistic[lo:hi, self._veto(veto)] <= cut)
 
     def rates(self, t: int, veto: str | None = None, cut: float = np.inf) -> tuple[Rate, Rate]:
         """Noise and LFN accidental rates at threshold ``t`` after the veto."""
-        ok = self.passing(t, veto, cut)
-        return (Rate(int(np.sum(ok & (self.kind == EventKind.NOISE))), self.noise_seconds),
-                Rate(int(np.sum(ok & (self.kind == EventKind.LFN))), self.seconds))  # fmt: skip
+        kind = self.kind[self.passing(t, veto, cut)]
+        return (Rate(int(np.sum(kind == EventKind.NOISE)), self.noise_seconds),
+                Rate(int(np.sum(kind == EventKind.LFN)), self.seconds))  # fmt: skip
 
     def lfn_clusters(self, t: int, veto: str | None = None, cut: float = np.inf) -> np.ndarray:
         """How many passing LFN candidates each LFN episode made (episodes with none left out)."""
-        ok = self.passing(t, veto, cut) & (self.kind == EventKind.LFN)
-        return np.unique(self.episode[ok], return_counts=True)[1]
+        ok = self.passing(t, veto, cut)
+        return np.unique(self.episode[ok[self.kind[ok] == EventKind.LFN]], return_counts=True)[1]
 
     def effective_count(self, t: int, veto: str | None = None, cut: float = np.inf) -> float:
         """The total count's equivalent number of independent events, ``n^2 / var``.
@@ -315,15 +394,16 @@ class Scan:
 
     def found(self, t: int, veto: str | None = None, cut: float = np.inf) -> np.ndarray:
         """Per injected pulse: found by a candidate of threshold ``t`` that passes."""
-        ok = self.passing(t, veto, cut) & (self.pulse >= 0)
+        pulse = self.pulse[self.passing(t, veto, cut)]
         out = np.zeros(len(self.pulse_energy), dtype=bool)
-        out[self.pulse[ok]] = True
+        out[pulse[pulse >= 0]] = True
         return out
 
     def veto_statistic_of_pulses(self, t: int, veto: str) -> tuple[np.ndarray, np.ndarray]:
         """(pulse index, statistic) of the candidates of threshold ``t`` matched to isolated pulses."""
-        ok = self.passing(t) & (self.pulse >= 0)
-        ok[ok] &= self.pulse_isolated[self.pulse[ok]]
+        ok = self.passing(t)
+        ok = ok[self.pulse[ok] >= 0]
+        ok = ok[self.pulse_isolated[self.pulse[ok]]]
         return self.pulse[ok], self.statistic[ok, self._veto(veto)]
 
     def _veto(self, name: str) -> int:
@@ -336,26 +416,35 @@ class Scan:
 
 
 def scan_streams(config: StreamConfig, thresholds_sigma: Sequence[float], vetoes: Sequence[Veto] = (), *,
-                 segments: int = 1) -> Scan:  # fmt: skip
-    """Simulate ``segments`` streams (seeds ``config.seed + i``), run the OF, and keep every threshold's candidates.
+                 segments: int = 1, chain: Chain | None = None, keep_windows: bool = False,
+                 progress: Callable[[int, int], None] | None = None) -> Scan:  # fmt: skip
+    """Simulate ``segments`` streams (seeds ``config.seed + i``), run the chain, keep every threshold's candidates.
 
-    One stream is in memory at a time (a 20 s segment: ~50 MB of ADC, 100 MB of OF output).
+    The OF words, thresholds and candidates are the FPGA's (``chain.Chain``, default: the card's);
+    the veto statistics are computed once per distinct peak sample. ``keep_windows``: the network's
+    window at each distinct peak (``Chain.windows``) is kept in ``Scan.windows``, and ``Scan.window``
+    points every candidate row at its own. One stream is in memory at a time (a 20 s segment: ~50 MB
+    of ADC, 100 MB of OF words). ``progress(done, segments)`` after each segment.
     """
     thresholds = np.sort(np.asarray(thresholds_sigma, dtype=np.float64))
     if len(thresholds) == 0 or segments < 1:
         raise ValueError("scan_streams needs at least one threshold and one segment")
     cfg = config.data
-    of = OptimalFilter.build(cfg)
-    start = settle_samples(of)
+    chain = Chain.build(cfg) if chain is None else chain
+    of = chain.of
     isolation = ISOLATION_MS * 1e-3 * cfg.sample_rate_hz
-    cols: dict[str, list[np.ndarray]] = {k: [] for k in ("t", "kind", "pulse", "episode", "peak", "stat")}
+    cols: dict[str, list[np.ndarray]] = {
+        k: [] for k in ("t", "kind", "pulse", "episode", "peak", "stat", "segment", "sample", "window")
+    }
+    windows: list[np.ndarray] = []
+    n_windows = 0
     energies, isolated = [], []
     seconds = noise_seconds = 0.0
     n_pulses = n_truth = 0
     for seg in range(segments):
         stream = simulate_stream(dataclasses.replace(config, seed=config.seed + seg))
         truth = stream.truth
-        y = of_output(stream.adc, of)
+        y = chain.fir.output(stream.adc)
         sig = np.flatnonzero(truth.kind == EventKind.SIGNAL)
         onsets = truth.sample[sig]
         gap = np.diff(onsets)
@@ -370,11 +459,12 @@ def scan_streams(config: StreamConfig, thresholds_sigma: Sequence[float], vetoes
         isolated.append(alone)
         n_pulses += len(sig)
 
-        base = accidental_rates(stream, find_candidates(y, thresholds[0], start=start), of)
+        base = accidental_rates(stream, chain.candidates(y, thresholds[0]), of)
         seconds += base.lfn.seconds
         noise_seconds += base.noise.seconds
+        peaks = []
         for t, threshold in enumerate(thresholds):
-            cand = find_candidates(y, float(threshold), start=start)
+            cand = chain.candidates(y, float(threshold))
             matched = match(cand, truth, of)
             is_sig = matched.kind == EventKind.SIGNAL
             cols["t"].append(np.full(len(cand), t))
@@ -383,22 +473,39 @@ def scan_streams(config: StreamConfig, thresholds_sigma: Sequence[float], vetoes
             is_lfn = matched.kind == EventKind.LFN
             cols["episode"].append(np.where(is_lfn, episode_of_truth[np.maximum(matched.truth_index, 0)], -1))
             cols["peak"].append(cand.peak_sigma)
-            stats = [v.statistic(stream.adc, cand.peak_sample) for v in vetoes]
-            cols["stat"].append(np.stack(stats, axis=1) if stats else np.zeros((len(cand), 0)))
+            cols["segment"].append(np.full(len(cand), seg))
+            cols["sample"].append(cand.peak_sample)
+            peaks.append(cand.peak_sample)
+        distinct, where = np.unique(np.concatenate(peaks), return_inverse=True)
+        stats = [v.statistic(stream.adc, distinct)[where] for v in vetoes]
+        cols["stat"].append(np.stack(stats, axis=1) if stats else np.zeros((len(where), 0)))
+        cols["window"].append(n_windows + where)
+        n_windows += len(distinct)
+        if keep_windows:
+            windows.append(chain.windows(stream.adc, distinct))
         del stream, y
+        if progress is not None:
+            progress(seg + 1, segments)
 
-    freqs, psd = of_output_psd(cfg, of)
+    freqs, psd = of_output_psd(cfg, fir=chain.fir.sigma(chain.fir.coefficients))
+    rows = {k: np.concatenate(v) for k, v in cols.items()}
+    order = np.argsort(rows["t"], kind="stable")  # each threshold's rows together (``Scan.passing``)
+    rows = {k: v[order] for k, v in rows.items()}
     return Scan(
         config=config,
         segments=segments,
         thresholds_sigma=thresholds,
         veto_names=tuple(v.name for v in vetoes),
-        threshold_index=np.concatenate(cols["t"]),
-        kind=np.concatenate(cols["kind"]).astype(np.int8),
-        pulse=np.concatenate(cols["pulse"]),
-        episode=np.concatenate(cols["episode"]),
-        peak_sigma=np.concatenate(cols["peak"]),
-        statistic=np.concatenate(cols["stat"]),
+        threshold_index=rows["t"],
+        kind=rows["kind"].astype(np.int8),
+        pulse=rows["pulse"],
+        episode=rows["episode"],
+        peak_sigma=rows["peak"],
+        statistic=rows["stat"],
+        segment=rows["segment"].astype(np.int32),
+        peak_sample=rows["sample"].astype(np.int64),
+        window=rows["window"].astype(np.int64),
+        windows=np.concatenate(windows) if keep_windows else None,
         pulse_energy=np.concatenate(energies),
         pulse_isolated=np.concatenate(isolated),
         seconds=seconds,
