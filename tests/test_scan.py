@@ -24,18 +24,18 @@ task: cdms_lfn
 seed: 11
 data:
   n_train: 2000
-  n_test: 1200
   window: 16
   trace_length: 128
-  of_length: 32
+  of_length: 64
   baseline_samples: 4
+  stream_seconds: 20
 network:
   hidden_units: [6]
 training:
   epochs: 4
   batch_size: 128
 verify:
-  n_vectors: 1000
+  n_vectors: 3000
 scan:
   beta: [0.0, 3.0e-3]
   clock_period_ns: [5.0, 2.5, 2.0]  # 1.25 ns is too fast for its widest negate-and-ReLU (refused)

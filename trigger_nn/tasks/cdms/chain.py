@@ -35,7 +35,7 @@ import numpy as np
 from ...errors import CardError
 from .config import CdmsLfnData
 from .simulation import OptimalFilter, pulse_template
-from .stream import Candidates, causal_fir, find_candidates, noise_autocovariance, settle_samples
+from .stream import Candidates, causal_fir, find_candidates, noise_autocovariance, samples_above, settle_samples
 
 #: exact positions spot-checked per call of ``Fir.output`` against an integer dot product
 EXACT_CHECKS = 64
@@ -123,11 +123,17 @@ class Chain:
     def settle(self) -> int:
         return settle_samples(self.of)
 
-    def candidates(self, y: np.ndarray, threshold_sigma: float) -> Candidates:
-        """The candidate logic on the OF words, from the first settled sample; peaks in sigma_E."""
+    def candidates(self, y: np.ndarray, threshold_sigma: float, *, above: np.ndarray | None = None) -> Candidates:
+        """The candidate logic on the OF words, from the first settled sample; peaks in sigma_E.
+
+        ``above``: ``self.above(y, lowest)`` once for many thresholds from ``lowest`` up (faster, same result).
+        """
         word = self.fir.word(threshold_sigma)
-        c = find_candidates(y, word, hold=self.hold, start=self.settle)
+        c = find_candidates(y, word, hold=self.hold, start=self.settle, above=above)
         return dataclasses.replace(c, peak_sigma=self.fir.sigma(c.peak_sigma), threshold_sigma=threshold_sigma)
+
+    def above(self, y: np.ndarray, lowest_sigma: float) -> np.ndarray:
+        return samples_above(y, self.fir.word(lowest_sigma), start=self.settle)
 
     def windows(self, adc: np.ndarray, peak_sample: np.ndarray) -> np.ndarray:
         """The network's input at each peak sample: integer ADC counts (float32), baseline subtracted, saturated."""

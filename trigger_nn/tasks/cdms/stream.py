@@ -384,22 +384,34 @@ class Candidates:
         return len(self.crossing)
 
 
-def upward_crossings(y: np.ndarray, threshold_sigma: float, *, start: int = 0) -> np.ndarray:
-    """Samples ``k > start`` with ``y[k - 1] < threshold <= y[k]``."""
+def upward_crossings(y: np.ndarray, threshold_sigma: float, *, start: int = 0, above: np.ndarray | None = None
+                     ) -> np.ndarray:  # fmt: skip
+    """Samples ``k > start`` with ``y[k - 1] < threshold <= y[k]``.
+
+    ``above``: the samples ``k > start`` where ``y[k]`` reaches some lower threshold (``samples_above``),
+    computed once for many thresholds; only those can cross a higher one.
+    """
+    if above is not None:
+        return above[(y[above - 1] < threshold_sigma) & (y[above] >= threshold_sigma)]
     return np.flatnonzero((y[start:-1] < threshold_sigma) & (y[start + 1 :] >= threshold_sigma)) + start + 1
 
 
-def find_candidates(y: np.ndarray, threshold_sigma: float, *, hold: int = HOLD_SAMPLES, start: int = 0
-                    ) -> Candidates:  # fmt: skip
+def samples_above(y: np.ndarray, lowest: float, *, start: int = 0) -> np.ndarray:
+    """Samples ``k > start`` with ``y[k] >= lowest``: where any threshold from ``lowest`` up can be crossed."""
+    return np.flatnonzero(y[start + 1 :] >= lowest) + start + 1
+
+
+def find_candidates(y: np.ndarray, threshold_sigma: float, *, hold: int = HOLD_SAMPLES, start: int = 0,
+                    above: np.ndarray | None = None) -> Candidates:  # fmt: skip
     """The FPGA's candidate logic (module docstring) on the OF output ``y``, from sample ``start`` on.
 
     Same result as the sample-by-sample state machine: after a candidate at crossing ``c`` the logic
     re-arms at the first sample ``>= c + hold`` below threshold, so the next candidate is the first
-    crossing ``k`` with ``y[k - 1]`` at or after ``c + hold``.
+    crossing ``k`` with ``y[k - 1]`` at or after ``c + hold``. ``above``: see ``upward_crossings``.
     """
     if hold < 1:
         raise ValueError(f"hold must be at least one sample, got {hold}")
-    up = upward_crossings(y, threshold_sigma, start=start)
+    up = upward_crossings(y, threshold_sigma, start=start, above=above)
     chosen = []
     i = 0
     while i < len(up):
