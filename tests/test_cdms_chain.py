@@ -63,6 +63,11 @@ def test_the_window_at_a_pulse_peak_has_the_onset_a_quarter_in(chain: Chain) -> 
     first = peak - chain.settle + chain.offset
     assert first + CFG.window // 4 == pytest.approx(onset, abs=1)
     np.testing.assert_array_equal(w, adc[first : first + CFG.window])  # baseline 0 before the pulse
+    # the network's last input: the OF amplitude in quarters of sigma_E, rounded down, saturated to the 8-bit word
+    (inputs,) = chain.network_inputs(adc, y, np.array([peak]))
+    np.testing.assert_array_equal(inputs[:-1], w)
+    assert inputs[-1] == np.floor(chain.fir.sigma(y[peak]) * 4) and 116 <= inputs[-1] <= 124
+    assert chain.amplitude_code(np.array([chain.fir.word(40.0), -chain.fir.word(40.0)])).tolist() == [127, -128]
 
 
 def test_the_window_subtracts_the_baseline_rounded_half_up_and_saturates(chain: Chain) -> None:

@@ -28,6 +28,7 @@ from .artifacts import (
 from .card import Card, card_to_dict
 from .dataset import read_dataset
 from .tasks import get_task
+from .verify import reference_function
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +224,8 @@ def run(card: Card, project: Path) -> dict[str, Any]:
 
     test = read_dataset(info.path).test
     scores, rows = verified.vectors().test_set_outputs()
-    phys = get_task(card.task).evaluate(card.data, test, info, scores, rows, project / "plots")
+    reference = reference_function(compiled, trained)
+    phys = get_task(card.task).evaluate(card.data, test, info, scores, rows, project / "plots", reference)
 
     report: dict[str, Any] = {
         "model": card.name,

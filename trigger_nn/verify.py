@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,25 @@ def exact_reference_reason(compiled: CompileResult) -> str | None:
         f"the logic holds {compiled.widest_value_bits}-bit values, wider than float32's {FLOAT32_EXACT_BITS}-bit "
         "significand, so the float32 Keras model is not guaranteed exact"
     )
+
+
+def reference_function(compiled: CompileResult, trained: TrainResult) -> Callable[[np.ndarray], np.ndarray]:
+    """The reference ``run`` checks the firmware against, as a function of input values (one output each).
+
+    For figures on data beyond the test set: where verify found the firmware equal to this reference on
+    every vector, its outputs on new inputs are the firmware's. The model loads on the first call.
+    """
+    if exact_reference_reason(compiled) is not None:
+        return lambda x: exact_predict(compiled.exact_logic, x)[0].reshape(len(x))
+    loaded: list[Any] = []
+
+    def keras(x: np.ndarray) -> np.ndarray:
+        if not loaded:
+            loaded.append(trained.load_model())
+        out = loaded[0].predict(np.asarray(x, dtype=np.float32), batch_size=4096, verbose=0)
+        return np.asarray(out, dtype=np.float64).reshape(len(x))
+
+    return keras
 
 
 def edge_words(fmt: BusFormat) -> np.ndarray:

@@ -6,6 +6,7 @@ card section's type. A new task is one folder under ``tasks/`` and one line in `
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, Self
@@ -34,6 +35,10 @@ class TaskData:
     def dataset_bytes(self) -> int:
         """An estimate of the dataset's size in memory (bytes; 0: unknown), checked against the machine's at load."""
         return 0
+
+
+#: the network's bit-exact Python reference: inputs (n, ...) to outputs (n,)
+Reference = Callable[[np.ndarray], np.ndarray]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,11 +87,20 @@ class Task(Protocol):
     def headline(self, data: Any) -> Headline: ...
 
     def evaluate(
-        self, data: Any, test: Split, info: DatasetInfo, scores: np.ndarray, rows: np.ndarray, plots: Path
+        self,
+        data: Any,
+        test: Split,
+        info: DatasetInfo,
+        scores: np.ndarray,
+        rows: np.ndarray,
+        plots: Path,
+        reference: Reference | None = None,
     ) -> Physics:
         """Figures of merit of the firmware's ``scores`` on test-set ``rows``; plots go under ``plots``.
 
         The metrics hold ``vectors`` (how many scores they come from) and the headline's key.
+        ``reference``: the network's verified Python reference (inputs to outputs), for figures on data
+        beyond the test set; None where they are not wanted (a scan's points).
         """
         ...
 

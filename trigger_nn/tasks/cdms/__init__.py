@@ -15,7 +15,7 @@ import numpy as np
 
 from ...artifacts import DatasetInfo
 from ...dataset import Dataset, Split
-from ..protocol import Headline, Physics, TrainedFromData
+from ..protocol import Headline, Physics, Reference, TrainedFromData
 from . import physics, simulation, windows
 from .chain import Chain
 from .config import CdmsLfnData
@@ -60,6 +60,13 @@ class CdmsTask(TrainedFromData):
                         key="threshold_reduction")  # fmt: skip
 
     def evaluate(
-        self, data: CdmsLfnData, test: Split, info: DatasetInfo, scores: np.ndarray, rows: np.ndarray, plots: Path
+        self,
+        data: CdmsLfnData,
+        test: Split,
+        info: DatasetInfo,
+        scores: np.ndarray,
+        rows: np.ndarray,
+        plots: Path,
+        reference: Reference | None = None,
     ) -> Physics:
-        return physics.evaluate(data, test, info, scores, rows, plots)
+        return physics.evaluate(data, test, info, scores, rows, plots, reference)

@@ -9,6 +9,8 @@ classical vetoes' cuts, and its threshold by the same budget.
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +20,30 @@ from ...artifacts import DatasetInfo
 from ...dataset import Split
 from ...errors import CardError
 from ..common import NN, binary_classifier, binned_fraction, figure, metric_table
-from ..protocol import Physics
+from ..protocol import Physics, Reference
 from . import windows
 from .chain import Chain
 from .config import CdmsLfnData
-from .thresholds import OF_ALONE, OperatingPoint, OverBudget, Scan, best_classical, operating_point
+from .thresholds import (
+    OF_ALONE,
+    OperatingPoint,
+    OverBudget,
+    Scan,
+    ScoreVeto,
+    best_classical,
+    classical_vetoes,
+    operating_point,
+    scan_streams,
+)
 
 #: budgets (Hz) the report's second table shows, besides the card's
 BUDGETS_HZ = (0.1, 0.3, 1.0, 3.0, 10.0)
 BOOTSTRAP = 30
+#: the LFN table: each parameter moved alone from the card's (assumptions spanning a factor ~3 each way)
+LFN_RATES_HZ = (0.3, 3.0)
+LFN_SCALES_SIGMA = (1.0, 4.0)
+LFN_BANDS_HZ = ((100.0, 1000.0), (1000.0, 10000.0))
+LFN_TABLE_SECONDS = 200.0
 
 
 def firmware_scores(scan: Scan, scores: np.ndarray, rows: np.ndarray, n_test: int) -> np.ndarray:
@@ -94,10 +111,66 @@ def _point_metrics(p: OperatingPoint | None, at_grid_bottom: float) -> dict[str,
     }
 
 
+@dataclass(frozen=True, kw_only=True)
+class LfnVariant:
+    """One LFN model of the table: what differs from the card's, and the three triggers' E50 on it."""
+
+    label: str
+    lfn_rate_hz: float
+    lfn_of_scale_sigma: float
+    lfn_band_hz: tuple[float, float]
+    points: dict[str, OperatingPoint | None]
+
+
+def lfn_variants(cfg: CdmsLfnData) -> list[tuple[str, CdmsLfnData]]:
+    """The card's LFN model, then each parameter moved alone (rate, amplitude scale, burst band)."""
+    out = [("the card's", cfg)]
+    out += [(f"episodes at {r:g} Hz", dataclasses.replace(cfg, lfn_rate_hz=r)) for r in LFN_RATES_HZ]
+    out += [
+        (f"amplitude scale {s:g} sigma_E", dataclasses.replace(cfg, lfn_of_scale_sigma=s)) for s in LFN_SCALES_SIGMA
+    ]
+    out += [(f"bursts in {lo:g}-{hi:g} Hz", dataclasses.replace(cfg, lfn_band_hz=(lo, hi))) for lo, hi in LFN_BANDS_HZ]
+    return out
+
+
+def lfn_table(cfg: CdmsLfnData, seed: int, reference: Reference) -> tuple[float, list[LfnVariant]]:
+    """E50 of every trigger at the card's budget on new streams for each LFN model of ``lfn_variants``.
+
+    The network is the one trained on the card's LFN model, scored by its verified reference on each
+    candidate's inputs (``Chain.network_inputs``); the streams are ``LFN_TABLE_SECONDS`` long (or the
+    card's stream, if shorter), with the same seeds for every row, so rows differ by the LFN alone.
+    """
+    seconds = min(LFN_TABLE_SECONDS, cfg.stream_seconds)
+    rows = []
+    for label, data in lfn_variants(cfg):
+        chain = Chain.build(data)
+
+        def score(adc: np.ndarray, peak: np.ndarray, chain: Chain = chain) -> np.ndarray:
+            return reference(chain.network_inputs(adc, chain.fir.output(adc), peak))
+
+        config = dataclasses.replace(
+            windows.measurement_config(data, seed), seconds=min(windows.SEGMENT_SECONDS, seconds)
+        )
+        vetoes = (*classical_vetoes(data, chain.of), ScoreVeto(name=NN, score=score))
+        n = windows.segments(seconds)
+        scan = scan_streams(config, windows.THRESHOLDS_SIGMA, vetoes, segments=n, chain=chain)
+        rows.append(LfnVariant(label=label, lfn_rate_hz=data.lfn_rate_hz, lfn_band_hz=data.lfn_band_hz,
+                               lfn_of_scale_sigma=data.lfn_of_scale_sigma,
+                               points=_points(scan, cfg.accidental_budget_hz)))  # fmt: skip
+    return seconds, rows
+
+
 def evaluate(
-    cfg: CdmsLfnData, test: Split, info: DatasetInfo, scores: np.ndarray, rows: np.ndarray, plots: Path
+    cfg: CdmsLfnData,
+    test: Split,
+    info: DatasetInfo,
+    scores: np.ndarray,
+    rows: np.ndarray,
+    plots: Path,
+    reference: Reference | None = None,
 ) -> Physics:
-    """The three triggers at the card's budget, the headline, and how it moves with the budget."""
+    """The three triggers at the card's budget, the headline, how it moves with the budget and (with the
+    network's ``reference``) with the LFN model."""
     generic = binary_classifier(test, info, scores, rows, plots)
     scan = windows.scan_from_truth(cfg, info.seed, test.truth)
     score = firmware_scores(scan, scores, rows, len(test.x))
@@ -141,7 +214,42 @@ def evaluate(
     shown = {name: p for name, p in points.items() if p is not None}
     _plot_turn_on(paths["turn_on"], scan, shown)
     _plot_rates(paths["rates"], scan, shown, cfg.accidental_budget_hz)
-    return Physics(metrics=found, markdown=_markdown(cfg, scan, found, points, best, nn), plots=paths)
+    lines = _markdown(cfg, scan, found, points, best, nn)
+    if reference is not None:
+        seconds, variants = lfn_table(cfg, info.seed, reference)
+        found["lfn_models"] = [
+            {"model": v.label, "lfn_rate_hz": v.lfn_rate_hz, "lfn_of_scale_sigma": v.lfn_of_scale_sigma,
+             "lfn_band_hz": list(v.lfn_band_hz), "seconds": seconds,
+             **{name: None if p is None else p.e50_sigma for name, p in v.points.items()},
+             "best_classical": None if (b := _best_classical(v.points)) is None else b.trigger,
+             "reduction": _reduction(v.points[f"OF + {NN}"], b)}
+            for v in variants
+        ]  # fmt: skip
+        lines[lines.index(LFN_TABLE_MARK) : lines.index(LFN_TABLE_MARK) + 1] = _lfn_lines(
+            seconds, found["lfn_models"], points
+        )
+    else:
+        lines.remove(LFN_TABLE_MARK)
+    return Physics(metrics=found, markdown=lines, plots=paths)
+
+
+LFN_TABLE_MARK = "<lfn table>"
+
+
+def _lfn_lines(seconds: float, models: list[dict[str, Any]], points) -> list[str]:
+    return [
+        "",
+        f"How the headline moves with the LFN model (each parameter moved alone; {seconds:g} s of new stream per row, "
+        "the same seeds; the network is the one trained on the card's model, scored by its verified reference):",
+        "",
+        "| LFN model | " + " | ".join(f"E50 {name}" for name in points) + " | best classical | reduction |",
+        "|---" * (len(points) + 3) + "|",
+        *[
+            f"| {m['model']} | " + " | ".join(_fmt(m[name]) for name in points)
+            + f" | {m['best_classical'] or '—'} | {_fmt(m['reduction'], '.1%')} |"
+            for m in models
+        ],
+    ]  # fmt: skip
 
 
 def _fmt(x: float | None, spec: str = ".2f") -> str:
@@ -204,6 +312,7 @@ def _markdown(cfg: CdmsLfnData, scan: Scan, found: dict[str, Any], points, best,
             f"| {row['budget_hz']:g} | " + " | ".join(_fmt(row[name]) for name in points)
             + f" | {row['best_classical'] or '—'} | {_fmt(row['reduction'], '.1%')} |"
         )  # fmt: skip
+    lines.append(LFN_TABLE_MARK)
     of = points[OF_ALONE]
     if of is not None:
         lines += [

@@ -139,7 +139,8 @@ def input_format(cfg: CdmsLfnData) -> FixedFormat:
 def description(cfg: CdmsLfnData) -> str:
     return (
         f"continuous {cfg.adc_bits}-bit phonon streams at {cfg.sample_rate_hz / 1e3:g} kHz; the network sees the "
-        f"{cfg.window} samples the {cfg.of_length}-tap optimal filter's candidate logic presents at each peak; "
+        f"{cfg.window} samples and the amplitude the {cfg.of_length}-tap optimal filter's candidate logic presents at "
+        "each peak; "
         f"{cfg.pulse_shape.value} pulses (rise {cfg.rise_time_us:g} us, fall "
         f"{cfg.fall_time_us:g} us) vs LFN ({cfg.lfn_band_hz[0]:g}-{cfg.lfn_band_hz[1]:g} Hz bursts, "
         f"{cfg.lfn_slow_band_hz[0]:g}-{cfg.lfn_slow_band_hz[1]:g} Hz excursions) and noise"

@@ -44,10 +44,11 @@ The threshold at a budget (``operating_point``)
     threshold for a cut is the lowest grid T from which on every grid threshold's rate is within the
     budget (so one low fluctuation below a higher one does not set it). For a veto the cut is chosen
     from the statistic's quantiles on pulses far above threshold (E >= T + ``PLATEAU_ABOVE_SIGMA``),
-    keeping fractions from ``min_plateau_efficiency`` (the card's, 0.95: cuts that lose more of the
-    high-energy pulses are refused) to 0.999; of these (T, cut) pairs the one with the lowest E50 is
-    taken. Rice's formula (``stream.rice_rate``) is reported as a cross-check of the OF-alone noise rate
-    only; it never sets a threshold. Counts and their Garwood 68 % intervals come with every rate: where
+    keeping fractions from ``min_plateau_efficiency`` (the card's, 0.995: cuts that lose more of the
+    high-energy pulses are refused) to 0.999, and from its quantiles on pulses of every energy (looser
+    cuts; ``operating_point``); of these (T, cut) pairs the one with the lowest E50 is taken. Rice's
+    formula (``stream.rice_rate``) is reported as a cross-check of the OF-alone noise rate only; it
+    never sets a threshold. Counts and their Garwood 68 % intervals come with every rate: where
     a count is small (tens or fewer), the threshold is as uncertain as that count. The LFN count is not
     Poisson: an episode makes several candidates (one per excursion of its carrier above threshold; 985
     from 309 episodes at 5.30 sigma_E in 1000 s of the default card), so the total's interval, and the threshold
@@ -62,37 +63,40 @@ Efficiency, E50 and E99 (``turn_on``)
     stream). A pulse is found if a candidate matched to it (``match``: onset within 32 samples) passes
     the veto. Efficiency vs energy is fitted with ``physics.TurnOn`` (an error function times a plateau,
     unbinned); E50 is its 50 % point, E99 its 99 % point, None when the fitted plateau stays below 99 %
-    (a veto that keeps 95 % of high-energy pulses never reaches 99 %). For the OF alone E50 sits 0.1-0.2
+    (a veto that keeps 95 % of high-energy pulses never reaches 99 %; so the card's
+    ``min_plateau_efficiency`` defaults to 0.995, and a (threshold, cut) pair is refused only when the
+    high-energy pulses it loses are too many for that fraction beyond their binomial statistics,
+    ``loses_too_many``). For the OF alone E50 sits 0.1-0.2
     sigma_E below T: the hold keeps the largest of several noisy samples around a pulse's peak. The cut
     with the lowest E50 is picked on the same pulses E50 is measured on; the bias this leaves is below
     E50's error (bootstrap, ``turn_on(bootstrap=...)``: ~0.05 sigma_E on 200 s of stream, 0.02-0.03 on 1000 s).
 
-The default budget (``DEFAULT_BUDGET_HZ = 1 Hz`` of accidental triggers, noise + LFN, per channel)
+The default budget (``data.accidental_budget_hz: 1`` Hz of accidental triggers, noise + LFN, per channel)
     An assumption: no public SuperCDMS number gives the accidental rate a detector may trigger at. The
     L1 trigger paper (arXiv:2204.13002) and the neural-trigger proposal (arXiv:2212.07864, which
     compares at equal noise-trigger rate) judge a trigger at a given rate but, in what this project has
     of them, name none. Reasons: (1) Rice's formula puts the OF alone's noise rate at 2-3 Hz at 4
     sigma_E and 0.03 Hz at 5 sigma_E for this card (``docs/physics.md``): 1 Hz asks for a threshold of a
     few sigma, where an OF trigger works; (2) the hand-set floor it replaces
-    (``of_threshold_floor_sigma: 4``) stood for "about the noise rate at 4 sigma_E", ~2 Hz, so 1 Hz is
+    (the retired ``of_threshold_floor_sigma: 4``) stood for "about the noise rate at 4 sigma_E", ~2 Hz, so 1 Hz is
     no looser than the old headline; (3) accidentals must stay well below what the readout can record (a
     trace of tens of ms per trigger) and should not swamp the physics rate at threshold, which in a
     low-background experiment is far below 1 Hz: 1 Hz is generous rather than tight (an assumption). (4)
-    Measured on the default card with LFN episodes at 1 Hz (itself an assumption,
-    ``StreamConfig.lfn_rate_hz``), 1000 s: at 1 Hz the OF alone is LFN-limited (at its 5.30 sigma_E
+    Measured on the default card with LFN episodes at 1 Hz (itself an assumption, the card's
+    ``lfn_rate_hz``), 1000 s, float OF, plateau rule 0.95: at 1 Hz the OF alone is LFN-limited (at its 5.30 sigma_E
     threshold 985 LFN against 4 noise triggers) while the vetoed ones are mostly noise-limited (519
     noise, 389 LFN for amplitude consistency), the regime an LFN veto is for; at 3-10 Hz noise dominates
     every trigger and no pulse-shape veto gains more than 2-7 %; at 0.1 Hz the LFN's exponential tail
     sets the OF alone at ~9 sigma_E. For Gaussian noise alone the threshold moves ~0.5 sigma_E per
     decade of budget (nu0 exp(-T^2/2), nu0 ~9 kHz); LFN-limited, by up to ``lfn_of_scale_sigma`` x ln 10
     (4.6 sigma_E) per decade (measured: 3.9 from 0.1 to 1 Hz). The headline therefore depends on the
-    budget as much as on the LFN model: a report should show 0.1, 0.3, 3 and 10 Hz as well. Proposed card
-    key: ``data.accidental_budget_hz``.
+    budget as much as on the LFN model: the report shows 0.1, 0.3, 3 and 10 Hz as well (``physics.py``).
 
-The NN column (a later step)
-    A network enters as a veto: ``ScoreVeto(name, score)`` with ``score(adc, peak_sample)`` the
-    network's score on each candidate's window as the stream presents it (higher = more signal-like),
-    passed to ``scan_streams`` with the classical ones; ``operating_point`` then treats it like them.
+The NN column
+    A network enters as a veto: its score on each candidate's inputs as the stream presents them
+    (``chain.Chain.network_inputs``; higher = more signal-like), as a ``ScoreVeto(name, score)`` passed
+    to ``scan_streams`` or, for scores computed elsewhere (the firmware's, in the report), added to a
+    scan with ``Scan.with_veto``; ``operating_point`` then treats it like the classical ones.
 """
 
 from __future__ import annotations
@@ -121,13 +125,13 @@ from .stream import (
     simulate_stream,
 )
 
-DEFAULT_BUDGET_HZ = 1.0  # assumption: see the module docstring
 SHORT_OF_TAPS = 64
 INJECTION_RATE_HZ = 20.0
 INJECTION_ENERGY_SIGMA = (1.0, 20.0)
 ISOLATION_MS = 1.0
 PLATEAU_ABOVE_SIGMA = 4.0  # "high-energy" pulses: at least this far above the threshold (turn-on width ~1)
 KEEP_FRACTIONS = (0.95, 0.96, 0.97, 0.98, 0.99, 0.995, 0.999)  # of high-energy pulses, for the cut grid
+ALL_PULSE_KEEP_FRACTIONS = (0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999)  # of pulses of any energy, looser cuts
 OF_ALONE = "OF alone"
 Bound = Literal["central", "lower", "upper"]
 
@@ -421,7 +425,7 @@ def scan_streams(config: StreamConfig, thresholds_sigma: Sequence[float], vetoes
 
     The OF words, thresholds and candidates are the FPGA's (``chain.Chain``, default: the card's);
     the veto statistics are computed once per distinct peak sample. ``keep_windows``: the network's
-    window at each distinct peak (``Chain.windows``) is kept in ``Scan.windows``, and ``Scan.window``
+    inputs at each distinct peak (``Chain.network_inputs``) are kept in ``Scan.windows``, and ``Scan.window``
     points every candidate row at its own. One stream is in memory at a time (a 20 s segment: ~50 MB
     of ADC, 100 MB of OF words). ``progress(done, segments)`` after each segment.
     """
@@ -482,7 +486,7 @@ def scan_streams(config: StreamConfig, thresholds_sigma: Sequence[float], vetoes
         cols["window"].append(n_windows + where)
         n_windows += len(distinct)
         if keep_windows:
-            windows.append(chain.windows(stream.adc, distinct))
+            windows.append(chain.network_inputs(stream.adc, y, distinct))
         del stream, y
         if progress is not None:
             progress(seg + 1, segments)
@@ -591,7 +595,7 @@ class OperatingPoint:
     budget_hz: float
     threshold_sigma: float
     cut: float | None  # the veto statistic's cut (None for OF alone)
-    keep_fraction: float  # the share of high-energy pulses the cut was chosen to keep (1 for OF alone)
+    keep_fraction: float  # the share of high-energy pulses the cut keeps (1 for OF alone)
     noise: Rate
     lfn: Rate
     threshold_range_sigma: tuple[float | None, float | None]  # (low, high): at the rates' 68 % interval ends
@@ -639,7 +643,10 @@ def operating_point(scan: Scan, budget_hz: float, veto: str | None = None, *,
     """The lowest threshold within ``budget_hz`` (OF alone), or the (threshold, cut) with the lowest E50 (veto).
 
     Cuts come from the veto statistic's quantiles on isolated pulses far above the lowest grid
-    threshold, keeping ``KEEP_FRACTIONS`` of them from ``min_plateau_efficiency`` (default: the card's) up;
+    threshold, keeping ``KEEP_FRACTIONS`` of them from ``min_plateau_efficiency`` (default: the card's) up,
+    and on isolated pulses of every energy found there (``ALL_PULSE_KEEP_FRACTIONS``: looser cuts, for a
+    statistic that is less sure of small pulses), of which those keeping at least that share of the
+    high-energy ones; ``keep_fraction`` is the share of high-energy pulses the cut keeps there;
     a pair whose measured high-energy pass fraction is below ``min_plateau_efficiency`` beyond its
     statistics is refused (``loses_too_many``).
     ``threshold_range_sigma``: the thresholds the same search gives with the lower and the upper end of
@@ -655,7 +662,11 @@ def operating_point(scan: Scan, budget_hz: float, veto: str | None = None, *,
         if high.sum() < 20:
             raise ValueError(f"only {high.sum()} high-energy pulses to set the {veto} cut on: lengthen the stream")
         keeps = [k for k in KEEP_FRACTIONS if k >= floor - 1e-12] or [max(KEEP_FRACTIONS)]
-        choices = [(k, float(np.quantile(stat[high], k))) for k in keeps]
+        cuts = {float(np.quantile(stat[high], k)) for k in keeps}
+        # looser cuts too: a score that is less sure of small pulses needs a cut set on pulses of every energy
+        cuts |= {float(np.quantile(stat, k)) for k in ALL_PULSE_KEEP_FRACTIONS}
+        cuts = {c for c in cuts if np.mean(stat[high] <= c) >= floor - 1e-12}
+        choices = [(float(np.mean(stat[high] <= c)), c) for c in sorted(cuts)]
 
     best: OperatingPoint | None = None
     refused = 0
@@ -722,7 +733,7 @@ class LfnRow:
     points: tuple[OperatingPoint, ...]  # every trigger measured (the NN's too, when its veto is given)
 
 
-def lfn_dependence(data: CdmsLfnData, *, budget_hz: float = DEFAULT_BUDGET_HZ,
+def lfn_dependence(data: CdmsLfnData, *, budget_hz: float | None = None,
                    lfn_rates_hz: Sequence[float] = (1.0,), scales_sigma: Sequence[float] | None = None,
                    bands_hz: Sequence[tuple[float, float]] | None = None, thresholds_sigma: Sequence[float],
                    seconds: float, segments: int = 1, seed: int = 0, bootstrap: int = 0,

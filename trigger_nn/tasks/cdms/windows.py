@@ -59,14 +59,14 @@ TEST_WINDOWS_PER_SECOND = 60
 class Windows:
     """Windows (float32 integer ADC counts) with their labels and truth."""
 
-    x: np.ndarray
+    x: np.ndarray  # (n, window + 1): the window, then the OF amplitude code (``Chain.network_inputs``)
     label: np.ndarray  # int8: 1 pulse, 0 LFN (or, in the test windows, noise)
     kind: np.ndarray  # int8 EventKind
     energy_sigma: np.ndarray  # float32: the matched pulse's energy, NaN otherwise
     of_peak_sigma: np.ndarray  # float32: the OF word at the peak, sigma_E
 
 
-def _segments(seconds: float) -> int:
+def segments(seconds: float) -> int:
     return max(1, int(np.ceil(seconds / SEGMENT_SECONDS - 1e-9)))
 
 
@@ -86,12 +86,14 @@ def training_windows(data: CdmsLfnData, seed: int, chain: Chain | None = None, *
         config = StreamConfig(data=data, seconds=SEGMENT_SECONDS, seed=TRAIN_SEED_OFFSET + seed + seg,
                               signal_rate_hz=TRAIN_SIGNAL_RATE_HZ, lfn_rate_hz=TRAIN_LFN_RATE_HZ)  # fmt: skip
         stream = simulate_stream(config)
-        cand = chain.candidates(chain.fir.output(stream.adc), float(THRESHOLDS_SIGMA[0]))
+        y = chain.fir.output(stream.adc)
+        cand = chain.candidates(y, float(THRESHOLDS_SIGMA[0]))
         matched = match(cand, stream.truth, chain.of)
         keep = matched.kind != EventKind.NOISE
         is_sig = matched.kind[keep] == EventKind.SIGNAL
         energy = np.where(is_sig, stream.truth.energy_sigma[np.maximum(matched.truth_index[keep], 0)], np.nan)
-        parts.append(Windows(x=chain.windows(stream.adc, cand.peak_sample[keep]), label=is_sig.astype(np.int8),
+        x = chain.network_inputs(stream.adc, y, cand.peak_sample[keep])
+        parts.append(Windows(x=x, label=is_sig.astype(np.int8),
                              kind=matched.kind[keep], energy_sigma=energy.astype(np.float32),
                              of_peak_sigma=cand.peak_sigma[keep].astype(np.float32)))  # fmt: skip
         got += int(keep.sum())
@@ -106,7 +108,7 @@ def measurement_scan(data: CdmsLfnData, seed: int, chain: Chain | None = None, *
     """The measurement stream scanned over ``THRESHOLDS_SIGMA`` with the classical vetoes, windows kept."""
     chain = Chain.build(data) if chain is None else chain
     return scan_streams(measurement_config(data, seed), THRESHOLDS_SIGMA, classical_vetoes(data, chain.of),
-                        segments=_segments(data.stream_seconds), chain=chain, keep_windows=True,
+                        segments=segments(data.stream_seconds), chain=chain, keep_windows=True,
                         progress=progress)  # fmt: skip
 
 

@@ -14,7 +14,7 @@ import numpy as np
 from ...artifacts import DatasetInfo
 from ...dataset import Dataset, Split
 from ..common import simulate_splits
-from ..protocol import Headline, Physics, TrainedFromData
+from ..protocol import Headline, Physics, Reference, TrainedFromData
 from . import physics, simulation
 from .clusters_file import check_words, read_clusters
 from .config import EclPhotonData
@@ -92,6 +92,7 @@ class EclTask(TrainedFromData):
         return Headline(label="merged rejection at 90 % photon eff.", key="merged_rejection_at_90pct_photon_eff")
 
     def evaluate(
-        self, data: EclPhotonData, test: Split, info: DatasetInfo, scores: np.ndarray, rows: np.ndarray, plots: Path
+        self, data: EclPhotonData, test: Split, info: DatasetInfo, scores: np.ndarray, rows: np.ndarray, plots: Path,
+        reference: Reference | None = None,
     ) -> Physics:
         return physics.evaluate(data, test, info, scores, rows, plots)

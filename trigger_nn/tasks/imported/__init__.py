@@ -14,7 +14,7 @@ import numpy as np
 
 from ...artifacts import DatasetInfo, FixedFormat, ImportRecord
 from ...dataset import Dataset, Split
-from ..protocol import Headline, Physics, Pretrained
+from ..protocol import Headline, Physics, Pretrained, Reference
 from .config import ImportedModel
 
 
@@ -47,7 +47,8 @@ class ImportedTask:
         return Headline(label="AUC", key="auc")
 
     def evaluate(
-        self, data: ImportedModel, test: Split, info: DatasetInfo, scores: np.ndarray, rows: np.ndarray, plots: Path
+        self, data: ImportedModel, test: Split, info: DatasetInfo, scores: np.ndarray, rows: np.ndarray, plots: Path,
+        reference: Reference | None = None,
     ) -> Physics:
         record = ImportRecord.load(data.record) if data.record.is_file() else None
         compared = record.qkeras_vectors if record else 0
