@@ -92,7 +92,13 @@ class EclTask(TrainedFromData):
         return Headline(label="merged rejection at 90 % photon eff.", key="merged_rejection_at_90pct_photon_eff")
 
     def evaluate(
-        self, data: EclPhotonData, test: Split, info: DatasetInfo, scores: np.ndarray, rows: np.ndarray, plots: Path,
+        self,
+        data: EclPhotonData,
+        test: Split,
+        info: DatasetInfo,
+        scores: np.ndarray,
+        rows: np.ndarray,
+        plots: Path,
         reference: Reference | None = None,
     ) -> Physics:
         return physics.evaluate(data, test, info, scores, rows, plots)

@@ -47,7 +47,13 @@ class ImportedTask:
         return Headline(label="AUC", key="auc")
 
     def evaluate(
-        self, data: ImportedModel, test: Split, info: DatasetInfo, scores: np.ndarray, rows: np.ndarray, plots: Path,
+        self,
+        data: ImportedModel,
+        test: Split,
+        info: DatasetInfo,
+        scores: np.ndarray,
+        rows: np.ndarray,
+        plots: Path,
         reference: Reference | None = None,
     ) -> Physics:
         record = ImportRecord.load(data.record) if data.record.is_file() else None
