@@ -169,10 +169,11 @@ def test_numbers_written_with_an_exponent(tmp_path: Path) -> None:
     """YAML 1.1 reads 1e3 (no dot, no exponent sign) as a string; a plain decimal number is taken as the number."""
     card = load_card(
         write(
-            tmp_path, "name: m\ntask: cdms_lfn\ndata: {n_train: 1e3, n_test: 1.5e3}\ntraining: {learning_rate: 3e-3}\n"
+            tmp_path,
+            "name: m\ntask: cdms_lfn\ndata: {n_train: 1e3, stream_seconds: 1.5e3}\ntraining: {learning_rate: 3e-3}\n",
         )
     )
-    assert (card.data.n_train, card.data.n_test, card.training.learning_rate) == (1000, 1500, 0.003)
+    assert (card.data.n_train, card.data.stream_seconds, card.training.learning_rate) == (1000, 1500.0, 0.003)
     assert card_from_dict({"name": "m", "task": "cdms_lfn", "data": {"n_train": 2000.0}}).data.n_train == 2000
     for value, message in (
         ("1.5", "card.data.n_train: expected an integer, got '1.5'"),

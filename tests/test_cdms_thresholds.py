@@ -118,7 +118,15 @@ def test_best_classical_trigger_is_not_worse_than_the_of_alone_on_an_lfn_rich_st
 
 def test_what_the_threshold_depends_on_the_lfn_episode_rate() -> None:
     # the table's function: one row per LFN model (here two episode rates; the card's amplitude scale and band)
-    rows = th.lfn_dependence(CFG, budget_hz=5.0, lfn_rates_hz=(2.0, 20.0), thresholds_sigma=GRID, seconds=6.0, seed=14)
+    rows = th.lfn_dependence(
+        CFG,
+        budget_hz=5.0,
+        lfn_rates_hz=(2.0, 20.0),
+        thresholds_sigma=GRID,
+        seconds=6.0,
+        seed=14,
+        min_plateau_efficiency=0.95,
+    )
     few, many = rows
     assert (few.lfn_rate_hz, many.lfn_rate_hz) == (2.0, 20.0) and few.lfn_band_hz == CFG.lfn_band_hz
     assert [p.trigger for p in few.points] == ["OF alone", "OF + amplitude consistency", "OF + OF chi2"]

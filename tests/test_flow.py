@@ -74,7 +74,7 @@ def test_build_writes_every_stage_and_a_passing_report(built: tuple[Path, Path])
     ):
         assert (project / rel).is_file(), rel
     tb = (project / "hls/tb_data/tb_input_features.dat").read_text().splitlines()
-    assert len(tb) == 1000 and len(tb[0].split()) == 32  # the vendor cosim's vectors: test-set windows
+    assert len(tb) == 1000 and len(tb[0].split()) == 33  # the vendor cosim's vectors: windows and OF amplitude
     report = json.loads((project / "report.json").read_text(), parse_constant=_not_json)  # strict JSON
     impls = report["verification"]["implementations"]
     assert [c["implementation"] for c in impls] == ["hls4ml C simulation", "da4ml Verilog (Verilator)"]
@@ -130,7 +130,7 @@ def test_a_moved_project_with_a_changed_card_reruns_from_verify_and_reports(
     card = tmp_path / "more.yaml"
     card.write_text(
         card_path.read_text()
-        .replace("  n_vectors: 2000", "  n_vectors: 2100")
+        .replace("  n_vectors: 5000", "  n_vectors: 5100")
         .replace("cosim:\n", "cosim:\n  waves: true\n")
     )
     with caplog.at_level("INFO", logger="trigger_nn"):
@@ -141,7 +141,7 @@ def test_a_moved_project_with_a_changed_card_reruns_from_verify_and_reports(
     assert ran == ["verify", "cosim", "report"], messages
     assert any("verify.json was made from another card (its section verify differs" in m for m in messages)
     report = json.loads((moved / "report.json").read_text())
-    assert report["verification"]["implementations"][0]["vectors"] >= 2100
+    assert report["verification"]["implementations"][0]["vectors"] >= 5100
     assert report["paths"]["hls_project"] == str(moved / "hls")
     assert report["latency"]["waves"] and all(Path(w).is_file() and str(moved) in w for w in report["latency"]["waves"])
 
@@ -342,7 +342,7 @@ def test_one_lsb_in_one_weight_is_caught_and_its_layer_named(tmp_path: Path, bui
 def test_words_wider_than_float32_get_an_exact_reference(tmp_path: Path) -> None:
     card = tmp_path / "wide.yaml"
     card.write_text(
-        SMALL_CARD.replace("name: tiny_lfn", "name: tiny_wide").replace("data:\n", "data:\n  adc_bits: 20\n")
+        SMALL_CARD.replace("name: tiny_lfn", "name: tiny_wide").replace("data:\n", "data:\n  adc_bits: 16\n")
     )
     for stage in ("simulate", "train", "compile", "verify"):
         assert main([stage, str(card), "--projects", str(tmp_path)]) == 0

@@ -160,7 +160,7 @@ def _check_words(name: str, words: np.ndarray, fmt: BusFormat) -> np.ndarray:
     return words.astype(np.int64)
 
 
-def _build(runner: Runner, *, sources: list[Path], top: str, build_dir: Path, waves: bool) -> bool:
+def build_verilator_model(runner: Runner, *, sources: list[Path], top: str, build_dir: Path, waves: bool) -> bool:
     """Build the Verilator model into ``build_dir`` unless a finished build is there; True if it built."""
     if (build_dir / _BUILD_OK).is_file() and (build_dir / top).is_file():
         return False
@@ -284,7 +284,7 @@ def run_cosim(
 
     runner = get_runner(SIMULATOR)
     start = time.perf_counter()
-    built = _build(runner, sources=sources, top=top, build_dir=build_dir, waves=waves)
+    built = build_verilator_model(runner, sources=sources, top=top, build_dir=build_dir, waves=waves)
     build_s = time.perf_counter() - start
     try:
         runner.test(

@@ -737,6 +737,7 @@ def lfn_dependence(data: CdmsLfnData, *, budget_hz: float | None = None,
                    lfn_rates_hz: Sequence[float] = (1.0,), scales_sigma: Sequence[float] | None = None,
                    bands_hz: Sequence[tuple[float, float]] | None = None, thresholds_sigma: Sequence[float],
                    seconds: float, segments: int = 1, seed: int = 0, bootstrap: int = 0,
+                   min_plateau_efficiency: float | None = None,
                    vetoes_for: Callable[[CdmsLfnData], Sequence[Veto]] = classical_vetoes) -> list[LfnRow]:  # fmt: skip
     """OF alone and the best classical trigger's E50 at ``budget_hz`` for every combination of LFN parameters.
 
@@ -745,6 +746,7 @@ def lfn_dependence(data: CdmsLfnData, *, budget_hz: float | None = None,
     ``vetoes_for`` gives each row's vetoes (the NN column: add a ``ScoreVeto`` trained for that row's
     data); ``best`` is taken among all of them. ``bootstrap``: E50 errors (``turn_on``).
     """
+    budget = data.accidental_budget_hz if budget_hz is None else budget_hz
     scales = (data.lfn_of_scale_sigma,) if scales_sigma is None else tuple(scales_sigma)
     bands = (data.lfn_band_hz,) if bands_hz is None else tuple(tuple(b) for b in bands_hz)
     rows = []
@@ -755,7 +757,9 @@ def lfn_dependence(data: CdmsLfnData, *, budget_hz: float | None = None,
                 d.validate("lfn_dependence")
                 config = measurement_stream(d, seconds=seconds, lfn_rate_hz=float(rate), seed=seed)
                 scan = scan_streams(config, thresholds_sigma, vetoes_for(d), segments=segments)
-                points = tuple(all_points(scan, budget_hz, bootstrap=bootstrap))
+                points = tuple(
+                    all_points(scan, budget, min_plateau_efficiency=min_plateau_efficiency, bootstrap=bootstrap)
+                )
                 rows.append(LfnRow(lfn_rate_hz=float(rate), lfn_of_scale_sigma=float(scale), lfn_band_hz=band,
                                    of_alone=points[0], best=best_classical(points), points=points))  # fmt: skip
     return rows
