@@ -645,8 +645,8 @@ def operating_point(scan: Scan, budget_hz: float, veto: str | None = None, *,
     Cuts come from the veto statistic's quantiles on isolated pulses far above the lowest grid
     threshold, keeping ``KEEP_FRACTIONS`` of them from ``min_plateau_efficiency`` (default: the card's) up,
     and on isolated pulses of every energy found there (``ALL_PULSE_KEEP_FRACTIONS``: looser cuts, for a
-    statistic that is less sure of small pulses), of which those keeping at least that share of the
-    high-energy ones; ``keep_fraction`` is the share of high-energy pulses the cut keeps there;
+    statistic that is less sure of small pulses); ``keep_fraction`` is the share of high-energy pulses
+    the cut keeps there;
     a pair whose measured high-energy pass fraction is below ``min_plateau_efficiency`` beyond its
     statistics is refused (``loses_too_many``).
     ``threshold_range_sigma``: the thresholds the same search gives with the lower and the upper end of
@@ -665,7 +665,6 @@ def operating_point(scan: Scan, budget_hz: float, veto: str | None = None, *,
         cuts = {float(np.quantile(stat[high], k)) for k in keeps}
         # looser cuts too: a score that is less sure of small pulses needs a cut set on pulses of every energy
         cuts |= {float(np.quantile(stat, k)) for k in ALL_PULSE_KEEP_FRACTIONS}
-        cuts = {c for c in cuts if np.mean(stat[high] <= c) >= floor - 1e-12}
         choices = [(float(np.mean(stat[high] <= c)), c) for c in sorted(cuts)]
 
     best: OperatingPoint | None = None
