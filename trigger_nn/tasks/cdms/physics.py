@@ -225,9 +225,12 @@ def evaluate(
              "reduction": _reduction(v.points[f"OF + {NN}"], b)}
             for v in variants
         ]  # fmt: skip
-        lines[lines.index(LFN_TABLE_MARK) : lines.index(LFN_TABLE_MARK) + 1] = _lfn_lines(
-            seconds, found["lfn_models"], points
-        )
+        # E50's bootstrap error on the measurement stream, scaled to the rows' shorter streams
+        errors = [p.efficiency.e50_error_sigma for p in points.values() if p is not None]
+        row_error = max(errors) * np.sqrt(cfg.stream_seconds / seconds) if errors else float("nan")
+        at = lines.index(LFN_TABLE_MARK)
+        e50 = best.e50_sigma if best is not None else float("nan")
+        lines[at : at + 1] = _lfn_lines(seconds, found["lfn_models"], points, row_error, e50)
     else:
         lines.remove(LFN_TABLE_MARK)
     return Physics(metrics=found, markdown=lines, plots=paths)
@@ -236,11 +239,14 @@ def evaluate(
 LFN_TABLE_MARK = "<lfn table>"
 
 
-def _lfn_lines(seconds: float, models: list[dict[str, Any]], points) -> list[str]:
+def _lfn_lines(seconds: float, models: list[dict[str, Any]], points, row_error: float, e50: float) -> list[str]:
     return [
         "",
         f"How the headline moves with the LFN model (each parameter moved alone; {seconds:g} s of new stream per row, "
-        "the same seeds; the network is the one trained on the card's model, scored by its verified reference):",
+        "the same seeds; the network is the one trained on the card's model, scored by its verified reference). "
+        f"Each E50 here has a statistical error of about {row_error:.2f} sigma_E (the measurement's bootstrap error "
+        f"scaled to the shorter stream): about {100 * np.sqrt(2) * row_error / e50:.1f} points on a reduction at "
+        f"E50 {e50:.1f} sigma_E, so rows closer than that do not differ:",
         "",
         "| LFN model | " + " | ".join(f"E50 {name}" for name in points) + " | best classical | reduction |",
         "|---" * (len(points) + 3) + "|",
