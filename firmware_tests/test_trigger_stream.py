@@ -47,9 +47,10 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
                                          score_frac_bits=tf.score_frac_bits(model))  # fmt: skip
     traced = tf.trace(design, model)
     firmware = tf.write(design, traced, tmp_path_factory.mktemp("trigger"), card.firmware, name=card.name)
-    # pulses and LFN at raised rates, so 0.16 s hold many candidates of each
-    config = StreamConfig(data=card.data, seconds=SAMPLES / card.data.sample_rate_hz, signal_rate_hz=300,
-                          lfn_rate_hz=50, energy_range_sigma=(2.0, 30.0), seed=5)  # fmt: skip
+    # the `trigger` stage's stream: pulses and LFN at raised rates, so 0.16 s hold tens of candidates of each
+    config = StreamConfig(data=card.data, seconds=SAMPLES / card.data.sample_rate_hz, seed=5,
+                          signal_rate_hz=tf.STREAM_SIGNAL_RATE_HZ, lfn_rate_hz=tf.STREAM_LFN_RATE_HZ,
+                          energy_range_sigma=tf.STREAM_ENERGY_SIGMA)  # fmt: skip
     adc = simulate_stream(config).adc
 
     def network(x: np.ndarray) -> np.ndarray:
@@ -63,7 +64,7 @@ def test_the_trace_is_the_integer_model_on_every_sample(built: Built) -> None:
     words = tf.trace_outputs(built.traced.comb, built.adc, built.design)
     np.testing.assert_array_equal(words[:, 0], built.expected.y)
     np.testing.assert_array_equal(words[:, 1], built.expected.score)
-    assert built.expected.cand.sum() >= 100 and 0 < built.expected.trigger.sum() < built.expected.cand.sum()
+    assert built.expected.cand.sum() >= 30 and 0 < built.expected.trigger.sum() < built.expected.cand.sum()
 
 
 def test_the_verilog_streams_bit_exact_back_to_back_and_with_gaps_within_the_budget(

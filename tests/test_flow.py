@@ -103,9 +103,16 @@ def test_build_writes_every_stage_and_a_passing_report(built: tuple[Path, Path])
         1 - triggers["OF + NN (firmware)"]["e50_sigma"] / best["e50_sigma"]
     )
     assert phys["fir"]["coefficient_bits"] == 8 and abs(phys["fir"]["resolution_loss"]) < 0.01
-    assert set(report["stage_seconds"]) == {"simulate", "train", "compile", "verify", "cosim"}  # report: not yet
+    assert set(report["stage_seconds"]) == {"simulate", "train", "compile", "verify", "cosim", "trigger"}
+    trig = report["trigger"]  # the whole trigger (FIR + network + decision logic) streamed sample by sample
+    assert trig["applies"] and [r["name"] for r in trig["runs"]] == ["back_to_back", "idle_gaps"]
+    for run in trig["runs"]:
+        assert run["samples"] >= 100_000 and not any(run["mismatches"].values())
+        assert run["latency_cycles"] == [trig["expected_latency_cycles"]] * 2
+    assert trig["threshold_sigma"] == triggers["OF + NN (firmware)"]["threshold_sigma"]  # the report's point
     md = (project / "report.md").read_text()
     assert "PASS" in md and "Verilator" in md
+    assert 0 < trig["triggers"] < trig["candidates"] and "## The whole trigger as one firmware block" in md
 
 
 def test_a_second_build_of_an_unchanged_card_runs_no_stage(built: tuple[Path, Path], caplog) -> None:
@@ -136,9 +143,9 @@ def test_a_moved_project_with_a_changed_card_reruns_from_verify_and_reports(
     with caplog.at_level("INFO", logger="trigger_nn"):
         assert main(["build", str(card), "--projects", str(moved.parent)]) == 0
     messages = [r.getMessage() for r in caplog.records]
-    ran = [s for s in ("simulate", "train", "compile", "verify", "cosim", "report") if any(
+    ran = [s for s in ("simulate", "train", "compile", "verify", "cosim", "trigger", "report") if any(
         f"] {s}: to run:" in m for m in messages)]  # fmt: skip
-    assert ran == ["verify", "cosim", "report"], messages
+    assert ran == ["verify", "cosim", "trigger", "report"], messages
     assert any("verify.json was made from another card (its section verify differs" in m for m in messages)
     report = json.loads((moved / "report.json").read_text())
     assert report["verification"]["implementations"][0]["vectors"] >= 5100

@@ -566,6 +566,61 @@ class CosimResult(StageArtifact):
 
 
 @dataclass(frozen=True, kw_only=True)
+class TriggerRun:
+    """One stream through the whole-trigger firmware in Verilator (cocotb), checked sample by sample."""
+
+    name: str
+    samples: int
+    cycles: int
+    mismatches: dict[str, int]  # per output (OF word, score, candidate, trigger, peak word, offset, score)
+    first_mismatch: str | None
+    latency_cycles: tuple[int, int]  # the smallest and largest over every sample
+    samples_per_s: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class TriggerResult(StageArtifact):
+    """The task's whole trigger as one streaming firmware block, and its check against the integer model.
+
+    ``applies`` is False (and ``reason`` says why) for a task whose trigger is the network alone.
+    """
+
+    written_by: typing.ClassVar[str] = "trigger"
+    applies: bool
+    reason: str = ""
+    top: str = ""
+    src_dir: Path | None = None
+    operating_point: str = ""  # where the threshold and cut come from
+    threshold_sigma: float = 0.0
+    threshold_word: int = 0
+    score_cut: float = 0.0  # on the network's logit
+    score_cut_word: int = 0
+    coefficient_bits: int = 0
+    frac_bits: int = 0
+    resolution_loss: float = 0.0
+    stream: str = ""  # what was streamed
+    candidates: int = 0
+    triggers: int = 0
+    runs: tuple[TriggerRun, ...] = ()
+    diagnosis: str | None = None  # the part a mismatch points at
+    expected_latency_cycles: int = 0
+    clock_period_ns: float = 0.0
+    latency_budget_ns: float = 0.0
+    fir_cost: float = 0.0
+    network_cost: float = 0.0
+    cost: float = 0.0
+    reg_bits: int = 0
+    build_s: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        lat = self.expected_latency_cycles
+        return all(not any(r.mismatches.values()) and r.latency_cycles == (lat, lat) for r in self.runs) and (
+            lat * self.clock_period_ns <= self.latency_budget_ns
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
 class ResourceCounts:
     """Mapped cells of a synthesised design."""
 

@@ -31,6 +31,9 @@ STAGE_HELP = {
     "verify.n_vectors (default 10,000) edge, test-set and random vectors",
     "cosim": "stream a new input every clock through the Verilog (cocotb + Verilator); measure latency and II "
     "against the card's budget",
+    "trigger": "the task's whole trigger (for cdms_lfn: OF FIR + network + decision logic) as one streaming "
+    "Verilog block at the report's operating point, streamed sample by sample against its integer model "
+    "(cocotb + Verilator)",
     "report": "write report.json and report.md (+ plots) from every stage's results",
 }
 STAGES = tuple(STAGE_HELP)
@@ -54,7 +57,7 @@ IMPORT_HELP = (
 def _stage_runner(name: str) -> Callable[..., Any]:
     """Import a stage lazily: `--help` must not pay for TensorFlow."""
     from . import compile as compile_stage
-    from . import cosim, golden, report, simulate, synth, train, verify
+    from . import cosim, golden, report, simulate, synth, train, trigger, verify
 
     return {
         "simulate": simulate.run,
@@ -62,6 +65,7 @@ def _stage_runner(name: str) -> Callable[..., Any]:
         "compile": compile_stage.run,
         "verify": verify.run,
         "cosim": cosim.run,
+        "trigger": trigger.run,
         "report": report.run,
         "golden": golden.run,
         "synth": synth.run,
@@ -91,7 +95,7 @@ def run_stages(card_path: Path, stages: tuple[str, ...], projects: Path, *, skip
 
 
 #: stages that load TensorFlow (its start-up lines are silenced: `_deps.import_tensorflow`)
-TENSORFLOW_STAGES = frozenset({"train", "compile", "verify"})
+TENSORFLOW_STAGES = frozenset({"train", "compile", "verify", "trigger"})
 
 
 def _run_in(card: Card, project: Path, stages: tuple[str, ...], *, skip_fresh: bool) -> None:

@@ -50,9 +50,13 @@ STAGES: dict[str, StageFiles] = {
         "verify.json", ("name", "seed", "verify"), ("simulate", "train", "compile"), ("verify/vectors.npz",)
     ),
     "cosim": StageFiles("cosim.json", ("name", "seed", "cosim"), ("compile", "verify")),
+    "trigger": StageFiles("trigger.json", ("name", "seed", "data", "firmware"), ("simulate", "train", "verify")),
     "synth": StageFiles("synth.json", ("name", "firmware"), ("compile",)),
     "report": StageFiles(
-        "report.json", CARD_SECTIONS, ("simulate", "train", "compile", "verify", "cosim"), optional_reads=("synth",)
+        "report.json",
+        CARD_SECTIONS,
+        ("simulate", "train", "compile", "verify", "cosim", "trigger"),
+        optional_reads=("synth",),
     ),
 }
 

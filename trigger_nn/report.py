@@ -21,6 +21,7 @@ from .artifacts import (
     SynthResult,
     Timings,
     TrainResult,
+    TriggerResult,
     VerifyResult,
     atomic_path,
     to_plain,
@@ -219,6 +220,7 @@ def run(card: Card, project: Path) -> dict[str, Any]:
     trained = TrainResult.load(project / "train" / "training.json")
     compiled = CompileResult.load(project / "compile.json")
     cosim = CosimResult.load(project / "cosim.json")
+    trig = TriggerResult.load(project / "trigger.json")
     timings_path = project / "timings.json"
     timings = Timings.load(timings_path).stages if timings_path.is_file() else {}
 
@@ -274,6 +276,7 @@ def run(card: Card, project: Path) -> dict[str, Any]:
             "waves": [str(w) for w in cosim.waves],
             "pipeline": _pipeline(compiled.stages),
         },
+        "trigger": {"measured_on": "the trigger stage's runs of its Verilog in Verilator (cocotb)", **to_plain(trig)},
         "resources": _resources(compiled, trained, synth),
         "buses": {"input": compiled.input_format.describe(), "output": compiled.output_format.describe()},
         "source_hash_sha256": compiled.source_hash,
@@ -331,10 +334,41 @@ def _estimate_lines(e: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def _trigger_lines(t: dict[str, Any]) -> list[str]:
+    if not t["applies"]:
+        return []
+    lat = t["expected_latency_cycles"]
+    rows = [
+        f"| {r['name']} | {r['samples']} | {r['cycles']} | {sum(r['mismatches'].values())} | "
+        f"{r['latency_cycles'][0]}–{r['latency_cycles'][1]} | {r['samples_per_s']:.0f} |"
+        for r in t["runs"]
+    ]
+    return [
+        "## The whole trigger as one firmware block",
+        f"`{t['top']}` (`{t['src_dir']}`): the OF as an FIR with {t['coefficient_bits']}-bit coefficients, the "
+        f"network and the decision logic, one ADC sample per valid input and one decision per sample. Operating point: "
+        f"{t['operating_point']}: OF word >= {t['threshold_word']} ({t['threshold_sigma']:.2f} sigma_E) and network "
+        f"word >= {t['score_cut_word']} (logit {t['score_cut']:.3g}). Checked against the Python integer model "
+        f"(`tasks/cdms/trigger_firmware.py`) on {t['stream']} ({t['candidates']} candidates, {t['triggers']} "
+        "triggers): every OF word, score, candidate, peak and decision, at its cycle, in Verilator (cocotb).",
+        "",
+        "| run | samples | cycles | mismatching outputs | latency (cycles) | samples/s simulated |",
+        "|---|---|---|---|---|---|",
+        *rows,
+        "",
+        f"Latency {lat} cycles = {lat * t['clock_period_ns']:g} ns (budget {t['latency_budget_ns']:g} ns), the "
+        f"design's depth. da4ml cost: FIR {t['fir_cost']:.0f}, network {t['network_cost']:.0f} (on its own), whole "
+        f"datapath {t['cost']:.0f}; {t['reg_bits']} pipeline register bits.",
+        "",
+    ]
+
+
 def render_markdown(r: dict[str, Any], physics_lines: list[str]) -> str:
     lat, ver, res, phys = r["latency"], r["verification"], r["resources"], r["physics"]["firmware"]
     pipe = lat["pipeline"]
     clean = lat["mismatches"] == 0 and lat["idle_gaps"]["mismatches"] == 0
+    trig = r["trigger"]
+    clean = clean and (not trig["applies"] or all(not any(x["mismatches"].values()) for x in trig["runs"]))
     verdict = "PASS" if ver["passed"] and clean and lat["margin_ns"] >= 0 else "FAIL"
     lines = [
         f"# trigger_nn report: {r['model']} — {verdict}",
@@ -359,6 +393,7 @@ def render_markdown(r: dict[str, Any], physics_lines: list[str]) -> str:
         f"over {lat['idle_gaps']['cycles']} cycles |",
         "",
         *_verification_lines(ver),
+        *_trigger_lines(r["trigger"]),
         "## Physics",
         f"Measured on {phys['measured_on']} ({phys['vectors']} test-set vectors).",
         "",

@@ -9,12 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self
 
 import numpy as np
 
-from ..artifacts import DatasetInfo
+from ..artifacts import DatasetInfo, TriggerResult
 from ..dataset import Dataset, Split
+
+if TYPE_CHECKING:
+    from ..card import Card
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -24,6 +27,9 @@ class TaskData:
     The card reader builds it from YAML (unknown keys and wrong types are refused there), then calls
     :meth:`validate`, then :meth:`with_paths_from` with the card's folder.
     """
+
+    #: keys the section no longer has, each with what replaced it (the card reader's error names it)
+    retired: ClassVar[dict[str, str]] = {}
 
     def validate(self, where: str) -> None:
         """Refuse values the types allow but the task does not (a ``CardError`` naming ``where`` and the key)."""
@@ -108,11 +114,22 @@ class Task(Protocol):
         """Why `trigger-nn scan` cannot scan this card, or None when it can."""
         ...
 
+    def stream_trigger(self, card: Card, model: Any, test: Split, info: DatasetInfo, scores: np.ndarray,
+                       rows: np.ndarray, out_dir: Path) -> TriggerResult | None:  # fmt: skip
+        """The task's whole trigger (more than the network) built as one streaming block and checked against its
+        integer model, at the operating point the firmware's ``scores`` give; None where the network alone is
+        the trigger."""
+        ...
+
 
 class TrainedFromData:
     """What most tasks share: the card's network is trained on the task's dataset, and a scan can vary it."""
 
     def pretrained(self, data: Any) -> Pretrained | None:
+        return None
+
+    def stream_trigger(self, card: Card, model: Any, test: Split, info: DatasetInfo, scores: np.ndarray,
+                       rows: np.ndarray, out_dir: Path) -> TriggerResult | None:  # fmt: skip
         return None
 
     def scan_refusal(self, data: Any) -> str | None:

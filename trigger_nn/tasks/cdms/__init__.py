@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ...artifacts import DatasetInfo
+from ...artifacts import DatasetInfo, TriggerResult
 from ...dataset import Dataset, Split
 from ..protocol import Headline, Physics, Reference, TrainedFromData
 from . import physics, simulation, windows
 from .chain import Chain
 from .config import CdmsLfnData
+
+if TYPE_CHECKING:
+    from ...card import Card
 
 log = logging.getLogger(__name__)
 
@@ -70,3 +74,14 @@ class CdmsTask(TrainedFromData):
         reference: Reference | None = None,
     ) -> Physics:
         return physics.evaluate(data, test, info, scores, rows, plots, reference)
+
+    def stream_trigger(self, card: Card, model: Any, test: Split, info: DatasetInfo, scores: np.ndarray,
+                       rows: np.ndarray, out_dir: Path) -> TriggerResult | None:  # fmt: skip
+        from . import trigger_firmware
+
+        point = physics.nn_operating_point(card.data, test, info, scores, rows)
+        return trigger_firmware.build_and_check(
+            card.data, card.firmware, model, threshold_sigma=point.threshold_sigma, score_cut=-float(point.cut),
+            operating_point=f"OF + NN at {point.budget_hz:g} Hz of accidental triggers (the report's)",
+            out_dir=out_dir, name=card.name, seed=card.seed,
+        )  # fmt: skip

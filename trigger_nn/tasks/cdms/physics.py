@@ -111,6 +111,14 @@ def _point_metrics(p: OperatingPoint | None, at_grid_bottom: float) -> dict[str,
     }
 
 
+def nn_operating_point(cfg: CdmsLfnData, test: Split, info: DatasetInfo, scores: np.ndarray, rows: np.ndarray
+                       ) -> OperatingPoint:  # fmt: skip
+    """OF + NN at the card's budget, from the firmware's scores (the point ``evaluate`` reports)."""
+    scan = windows.scan_from_truth(cfg, info.seed, test.truth)
+    scan = scan.with_veto(NN, -firmware_scores(scan, scores, rows, len(test.x))[scan.window])
+    return operating_point(scan, cfg.accidental_budget_hz, NN)
+
+
 @dataclass(frozen=True, kw_only=True)
 class LfnVariant:
     """One LFN model of the table: what differs from the card's, and the three triggers' E50 on it."""
