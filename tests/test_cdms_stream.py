@@ -7,6 +7,7 @@ import pytest
 from scipy.signal import welch
 
 from trigger_nn.tasks.cdms import stream as st
+from trigger_nn.tasks.cdms.chain import Chain
 from trigger_nn.tasks.cdms.config import CdmsLfnData
 from trigger_nn.tasks.cdms.simulation import EventKind, OptimalFilter, noise_psd
 
@@ -90,6 +91,27 @@ def test_noise_trigger_rate_of_the_of_alone_against_rice(of: OptimalFilter, pure
         # candidate; a cluster of crossings within one excursion (ripple) is one candidate too.
         assert len(candidates) == len(sizes) <= len(crossings)
         assert 0.7 < len(candidates) / len(crossings) < 1.0
+
+
+def test_noise_triggers_of_the_fpgas_fir_against_rice_for_its_own_spectrum(pure_noise) -> None:
+    # the firmware's OF: 8-bit coefficients, integer words; Rice and the sampled-crossing formula on the spectrum of
+    # that FIR's output, the count on its words
+    stream, _ = pure_noise
+    chain = Chain.build(CFG)
+    y = chain.fir.output(stream.adc)
+    freqs, psd = st.of_output_psd(CFG, fir=chain.fir.sigma(chain.fir.coefficients))
+    seconds = (len(y) - chain.settle) / FS
+    assert chain.fir.sigma(y[chain.settle :]).var() == pytest.approx(np.trapezoid(psd, freqs), rel=0.01)
+    for threshold in (3.0, 3.5):
+        level = float(chain.fir.sigma(chain.fir.word(threshold)))  # the word's own level, a hair above the threshold
+        crossings = st.upward_crossings(y, chain.fir.word(threshold), start=chain.settle)
+        candidates = chain.candidates(y, threshold)
+        sizes = np.diff(np.searchsorted(crossings, np.append(candidates.crossing, len(y))))
+        sigma = np.sqrt(np.sum(sizes**2.0))  # compound Poisson, as above
+        sampled = st.sampled_crossing_rate(level, psd, freqs, FS) * seconds
+        rice = st.rice_rate(level, psd, freqs) * seconds
+        assert abs(len(crossings) - sampled) < 3 * sigma, (threshold, len(crossings), sampled, sigma)
+        assert abs(len(crossings) - rice) < 3 * sigma + 0.1 * rice, (threshold, len(crossings), rice, sigma)
 
 
 def test_candidate_logic_is_the_fpga_state_machine(pure_noise) -> None:
