@@ -61,7 +61,7 @@ class ToyTask(TrainedFromData):
     def headline(self, data: ToyData) -> Headline:
         return Headline(label="score separation", key="separation")
 
-    def evaluate(self, data, test: Split, info: DatasetInfo, scores, rows, plots: Path) -> Physics:
+    def evaluate(self, data, test: Split, info: DatasetInfo, scores, rows, plots: Path, reference=None) -> Physics:
         hit = test.y[rows] == 1
         separation = float(np.mean(scores[hit]) - np.mean(scores[~hit]))
         return Physics(
