@@ -27,11 +27,11 @@ task: cdms_lfn
 seed: 11
 data:
   n_train: 1200
-  n_test: 500
   window: 12
   trace_length: 96
-  of_length: 24
-  baseline_samples: 3
+  of_length: 64
+  baseline_samples: 4
+  stream_seconds: 10
 network:
   hidden_units: [5]
 training:
