@@ -375,6 +375,11 @@ def test_yosys_counts_stand_beside_the_estimates(built: tuple[Path, Path]) -> No
     resources = json.loads((project / "report.json").read_text())["resources"]
     assert resources["yosys"]["luts"] == synth["luts"] and resources["da4ml_cost_estimate"] == compiled.da4ml_cost
     assert f"{synth['luts']} LUTs" in (project / "report.md").read_text()
+    # the whole trigger (stage `trigger`) as mapped, and its parts: the FIR alone, the top module's own logic
+    trig = synth["trigger"]
+    assert trig["whole"]["luts"] > trig["fir"]["luts"] > 0 and trig["whole"]["luts"] > synth["luts"]
+    assert 0 < trig["top_logic"]["luts"] < trig["whole"]["luts"] and trig["top_logic"]["ffs"] > 0
+    assert f"the whole trigger (Yosys, xcup): {trig['whole']['luts']} LUTs" in (project / "report.md").read_text()
 
 
 def test_the_report_gives_the_size_estimate_with_its_calibration(built: tuple[Path, Path]) -> None:

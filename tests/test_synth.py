@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from trigger_nn.errors import ToolError
-from trigger_nn.firmware.synth import parse_stat
+from trigger_nn.firmware.synth import module_counts, parse_stat
 
 STAT = """
 === tiny_stage0 ===
@@ -35,6 +35,13 @@ def test_stat_counts_come_from_the_whole_design_table() -> None:
     c = parse_stat(STAT)
     assert (c.luts, c.ffs, c.carries, c.dsps, c.brams) == (1200, 451, 741, 20, 2)
     assert c.cells["INV"] == 105 and "tiny" not in c.cells  # module names are not cells
+
+
+def test_one_modules_own_cells_are_its_section_of_the_report() -> None:
+    own = module_counts(STAT, "tiny_stage0")  # the whole trigger's top module: its own logic, not its submodules'
+    assert (own.luts, own.ffs) == (12, 3)
+    with pytest.raises(ToolError, match="no module other"):
+        module_counts(STAT, "other")
 
 
 def test_an_empty_report_is_an_error() -> None:

@@ -579,6 +579,16 @@ class TriggerRun:
 
 
 @dataclass(frozen=True, kw_only=True)
+class TriggerSynth:
+    """Yosys' counts of the whole-trigger block and of its parts."""
+
+    whole: ResourceCounts
+    fir: ResourceCounts  # the FIR alone: its own da4ml pipeline, synthesised alone
+    top_logic: ResourceCounts  # the top module's own cells: candidate logic, sample, pipeline and valid registers
+    seconds: float
+
+
+@dataclass(frozen=True, kw_only=True)
 class TriggerResult(StageArtifact):
     """The task's whole trigger as one streaming firmware block, and its check against the integer model.
 
@@ -590,6 +600,8 @@ class TriggerResult(StageArtifact):
     reason: str = ""
     top: str = ""
     src_dir: Path | None = None
+    fir_rtl_dir: Path | None = None  # the FIR alone as da4ml's pipelined Verilog (for its resources)
+    fir_top: str = ""
     operating_point: str = ""  # where the threshold and cut come from
     threshold_sigma: float = 0.0
     threshold_word: int = 0
@@ -719,6 +731,7 @@ class SynthResult(ResourceCounts, StageArtifact):
     vendor_scripts_checked: tuple[str, ...] = ()  # dry-run in Tcl (firmware.vendor.check_script)
     vitis_hls: HlsSynthesisReport | None = None  # where Vitis HLS ran: C synthesis and C/RTL co-simulation
     vivado: VivadoReport | None = None  # where Vivado ran: out-of-context place and route
+    trigger: TriggerSynth | None = None  # the whole-trigger block, where the task has one (stage `trigger`)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -51,7 +51,7 @@ STAGES: dict[str, StageFiles] = {
     ),
     "cosim": StageFiles("cosim.json", ("name", "seed", "cosim"), ("compile", "verify")),
     "trigger": StageFiles("trigger.json", ("name", "seed", "data", "firmware"), ("simulate", "train", "verify")),
-    "synth": StageFiles("synth.json", ("name", "firmware"), ("compile",)),
+    "synth": StageFiles("synth.json", ("name", "firmware"), ("compile",), optional_reads=("trigger",)),
     "report": StageFiles(
         "report.json",
         CARD_SECTIONS,

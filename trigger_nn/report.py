@@ -161,6 +161,7 @@ def _resources(compiled: CompileResult, trained: TrainResult, synth: SynthResult
         if synth is None
         else {
             **{k: getattr(synth, k) for k in ("tool", "part", "family", "luts", "ffs", "carries", "dsps", "brams")},
+            "trigger": None if synth.trigger is None else to_plain(synth.trigger),
             "slowest_stage": {
                 "measured_on": "Yosys ltp: the longest flip-flop-to-flip-flop path of the flat mapped netlist, "
                 "timed with the family's delay model (an estimate, not a timing sign-off)",
@@ -334,6 +335,19 @@ def _estimate_lines(e: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def _trigger_resource_lines(y: dict[str, Any] | None) -> list[str]:
+    if not y or not y.get("trigger"):
+        return []
+    t = y["trigger"]
+    whole, fir, top = t["whole"], t["fir"], t["top_logic"]
+    return [
+        f"- the whole trigger (Yosys, {y['family']}): {whole['luts']} LUTs, {whole['ffs']} FFs, {whole['carries']} "
+        f"carry chains, {whole['dsps']} DSPs; of which the FIR alone (synthesised alone) {fir['luts']} LUTs, "
+        f"{fir['ffs']} FFs, the network alone as above, and the top module's own logic (candidate logic, sample, "
+        f"pipeline and valid registers) {top['luts']} LUTs, {top['ffs']} FFs",
+    ]
+
+
 def _trigger_lines(t: dict[str, Any]) -> list[str]:
     if not t["applies"]:
         return []
@@ -419,6 +433,7 @@ def render_markdown(r: dict[str, Any], physics_lines: list[str]) -> str:
             if (y := res["yosys"])
             else ["- no synthesis ran: `trigger-nn synth CARD` adds Yosys' mapped counts"]
         ),
+        *_trigger_resource_lines(res["yosys"]),
         *_vendor_lines(res["vendor_tools"]),
         "",
         "## Build",

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import provenance
-from .artifacts import CompileResult, SynthResult
+from .artifacts import CompileResult, SynthResult, TriggerResult, TriggerSynth
 from .card import Card
 from .firmware import timing, vendor
 from .firmware.parts import family_of
@@ -45,8 +45,29 @@ def _vendor(card: Card, compiled: CompileResult, project: Path) -> dict[str, Any
     }
 
 
+def _trigger(card: Card, project: Path, optional: list[str]) -> TriggerSynth | None:
+    """Yosys on the whole-trigger block and on its FIR alone, where the `trigger` stage built one for this design."""
+    if "trigger" not in optional:
+        return None
+    trig = TriggerResult.load(project / "trigger.json")
+    if not trig.applies or trig.src_dir is None or trig.fir_rtl_dir is None:
+        return None
+    part = card.firmware.part
+    log.info("yosys: synth_xilinx of the whole trigger %s and of its FIR alone (minutes)", trig.top)
+    whole = yosys_synth(trig.src_dir.parent, trig.top, part, project / "synth" / "trigger")
+    fir = yosys_synth(trig.fir_rtl_dir, trig.fir_top, part, project / "synth" / "trigger_fir")
+    log.info(
+        "yosys: whole trigger %d LUTs, %d FFs; FIR alone %d LUTs; the top's own logic (candidate logic, sample and "
+        "pipeline registers) %d LUTs, %d FFs",
+        whole.counts.luts, whole.counts.ffs, fir.counts.luts, whole.top_only.luts, whole.top_only.ffs,
+    )  # fmt: skip
+    return TriggerSynth(whole=whole.counts, fir=fir.counts, top_logic=whole.top_only,
+                        seconds=whole.seconds + fir.seconds)  # fmt: skip
+
+
 def run(card: Card, project: Path) -> SynthResult:
     provenance.check_inputs(card, project, "synth")
+    optional = provenance.fresh_optional_reads(card, project, "synth")
     compiled = CompileResult.load(project / "compile.json")
     part = card.firmware.part
     (project / "synth.json").unlink(missing_ok=True)
@@ -64,7 +85,8 @@ def run(card: Card, project: Path) -> SynthResult:
         depth=depth,
         source_hash=compiled.source_hash,
         **vendor_results,
-        made_from=provenance.record(card, project, "synth"),
+        trigger=_trigger(card, project, optional),
+        made_from=provenance.record(card, project, "synth", optional=optional),
     )
     result.save(project / "synth.json")
     log.info(

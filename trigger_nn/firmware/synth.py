@@ -44,12 +44,22 @@ def parse_stat(text: str) -> ResourceCounts:
     )
 
 
+def module_counts(text: str, module: str) -> ResourceCounts:
+    """The cells of one module of Yosys' ``stat`` report, its own (without the submodules it instantiates)."""
+    head = f"=== {module} ==="
+    if head not in text:
+        raise ToolError(f"Yosys' stat report has no module {module}")
+    section = text.split(head, 1)[1].split("===", 1)[0]
+    return parse_stat(section)
+
+
 @dataclass(frozen=True)
 class YosysRun:
     counts: ResourceCounts  # the whole design
     path: ResourceCounts  # the cells on the longest path between flip-flops
     log_path: Path
     seconds: float
+    top_only: ResourceCounts  # the top module's own cells
 
 
 def yosys_synth(rtl_dir: Path, top: str, part: str, work_dir: Path) -> YosysRun:
@@ -84,5 +94,7 @@ def yosys_synth(rtl_dir: Path, top: str, part: str, work_dir: Path) -> YosysRun:
             raise ToolError(
                 f"Yosys synthesis of {top} failed (exit {proc.returncode}); last lines of {failed_log}:\n{tail}"
             )
-        counts, path = parse_stat((tmp / "stat.txt").read_text()), parse_stat((tmp / "path.txt").read_text())
-    return YosysRun(counts=counts, path=path, log_path=work_dir / "yosys.log", seconds=seconds)
+        stat = (tmp / "stat.txt").read_text()
+        counts, path = parse_stat(stat), parse_stat((tmp / "path.txt").read_text())
+    return YosysRun(counts=counts, path=path, log_path=work_dir / "yosys.log", seconds=seconds,
+                    top_only=module_counts(stat, top))  # fmt: skip

@@ -139,8 +139,12 @@ def reference_outputs(design: TriggerDesign, chain: Chain, adc: np.ndarray,
 @dataclass(frozen=True)
 class TracedTrigger:
     comb: Any  # da4ml CombLogic: register in, [y, score word] out
-    fir_cost: float
+    fir_comb: Any  # the FIR alone: register in, y out (for its own resources)
     network_cost: float
+
+    @property
+    def fir_cost(self) -> float:
+        return float(self.fir_comb.cost)
 
 
 def _register(design: TriggerDesign) -> Any:
@@ -187,8 +191,8 @@ def trace(design: TriggerDesign, model: Any) -> TracedTrigger:
     score = logit[0] * 2.0**design.score_frac_bits  # a scale: no logic; the word is an integer
     comb = comb_trace(reg, [y, score], keep_dead_inputs=True)  # taps whose coefficient is 0 stay on the bus
     alone = _register(design)
-    fir_cost = comb_trace(alone, [_fir(alone, design)], keep_dead_inputs=True).cost
-    return TracedTrigger(comb=comb, fir_cost=float(fir_cost), network_cost=float(trace_network(model).cost))
+    fir_comb = comb_trace(alone, [_fir(alone, design)], keep_dead_inputs=True)
+    return TracedTrigger(comb=comb, fir_comb=fir_comb, network_cost=float(trace_network(model).cost))
 
 
 def score_frac_bits(model: Any) -> int:
@@ -323,6 +327,20 @@ class TriggerFirmware:
         stages = sorted(self.src_dir.glob(f"{LOGIC_NAME}_stage*.v"))
         static = [p for p in static if has_tables or p.name != "lookup_table.v"]
         return [self.src_dir / f"{self.top}.v", *stages, *static]
+
+
+FIR_NAME = "trigger_fir"
+
+
+def write_fir(traced: TracedTrigger, out_dir: Path, fw: FirmwareConfig) -> tuple[Path, str]:
+    """The FIR alone as da4ml's pipelined Verilog (its registered top module), for its own resource count."""
+    from da4ml.codegen import RTLModel
+
+    from ...firmware.timing import cut
+
+    RTLModel(cut(traced.fir_comb, fw), FIR_NAME, out_dir, flavor="verilog", clock_period=fw.clock_period_ns,
+             print_latency=False).write()  # fmt: skip
+    return out_dir, FIR_NAME
 
 
 def _signed_literal(value: int, bits: int) -> str:
@@ -503,6 +521,7 @@ def build_and_check(data: Any, fw: FirmwareConfig, model: Any, *, threshold_sigm
                                       score_frac_bits=score_frac_bits(model))  # fmt: skip
     traced = trace(design, model)
     firmware = write(design, traced, out_dir / "rtl", fw, name=name)
+    fir_rtl, fir_top = write_fir(traced, out_dir / "fir_rtl", fw)
     config = StreamConfig(data=data, seconds=STREAM_SAMPLES / data.sample_rate_hz, seed=seed,
                           signal_rate_hz=STREAM_SIGNAL_RATE_HZ, lfn_rate_hz=STREAM_LFN_RATE_HZ,
                           energy_range_sigma=STREAM_ENERGY_SIGMA)  # fmt: skip
@@ -523,7 +542,8 @@ def build_and_check(data: Any, fw: FirmwareConfig, model: Any, *, threshold_sigm
         for r in result["runs"]
     )  # fmt: skip
     return TriggerResult(
-        applies=True, top=firmware.top, src_dir=firmware.src_dir, operating_point=operating_point,
+        applies=True, top=firmware.top, src_dir=firmware.src_dir, fir_rtl_dir=fir_rtl, fir_top=fir_top,
+        operating_point=operating_point,
         threshold_sigma=threshold_sigma, threshold_word=design.threshold, score_cut=score_cut,
         score_cut_word=design.score_cut, coefficient_bits=chain.fir.bits, frac_bits=chain.fir.frac_bits,
         resolution_loss=chain.fir.resolution_loss,
