@@ -111,12 +111,17 @@ def _point_metrics(p: OperatingPoint | None, at_grid_bottom: float) -> dict[str,
     }
 
 
+def scan_with_network(cfg: CdmsLfnData, test: Split, info: DatasetInfo, scores: np.ndarray, rows: np.ndarray
+                      ) -> Scan:  # fmt: skip
+    """The measurement scan the test set carries, with the firmware's score on each candidate as the NN veto."""
+    scan = windows.scan_from_truth(cfg, info.seed, test.truth)
+    return scan.with_veto(NN, -firmware_scores(scan, scores, rows, len(test.x))[scan.window])
+
+
 def nn_operating_point(cfg: CdmsLfnData, test: Split, info: DatasetInfo, scores: np.ndarray, rows: np.ndarray
                        ) -> OperatingPoint:  # fmt: skip
     """OF + NN at the card's budget, from the firmware's scores (the point ``evaluate`` reports)."""
-    scan = windows.scan_from_truth(cfg, info.seed, test.truth)
-    scan = scan.with_veto(NN, -firmware_scores(scan, scores, rows, len(test.x))[scan.window])
-    return operating_point(scan, cfg.accidental_budget_hz, NN)
+    return operating_point(scan_with_network(cfg, test, info, scores, rows), cfg.accidental_budget_hz, NN)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -180,9 +185,7 @@ def evaluate(
     """The three triggers at the card's budget, the headline, how it moves with the budget and (with the
     network's ``reference``) with the LFN model."""
     generic = binary_classifier(test, info, scores, rows, plots)
-    scan = windows.scan_from_truth(cfg, info.seed, test.truth)
-    score = firmware_scores(scan, scores, rows, len(test.x))
-    scan = scan.with_veto(NN, -score[scan.window])
+    scan = scan_with_network(cfg, test, info, scores, rows)
     bottom = float(scan.thresholds_sigma[0])
     chain = Chain.build(cfg)
 
