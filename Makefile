@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
-CARDS  ?= models/cdms_lfn.yaml models/ecl_photon.yaml
+CARDS  ?= models/cdms_lfn.yaml models/ecl_photon.yaml models/ecl_photon_tc.yaml
 
 .PHONY: install run synth test lint bench clean
 

@@ -9,14 +9,16 @@ import numpy as np
 import pytest
 
 from trigger_nn.tasks.ecl import simulation as ecl
-from trigger_nn.tasks.ecl.config import EclPhotonData, Granularity
+from trigger_nn.tasks.ecl.config import EclPhotonData, Granularity, Spectrum
 
 QUIET = EclPhotonData(  # no noise, no background, no fluctuations: only the formulas
     crystal_noise_mev=0.0,
     tc_noise_mev=0.0,
     background_occupancy=0.0,
     shape_fluctuation=0.0,
-    resolution_stochastic=0.0,
+    resolution_noise_term=0.0,
+    resolution_stochastic_term=0.0,
+    resolution_constant_term=0.0,
 )
 
 
@@ -55,6 +57,49 @@ def test_minimum_separation_at_the_barrel_matches_the_physics_table() -> None:
     m = ecl.pi0_mass_gev()
     for energy, cm in [(1.0, 34.0), (2.0, 17.0), (4.0, 8.4), (5.0, 6.8)]:
         assert 125.0 * ecl.minimum_opening_angle(energy, m) == pytest.approx(cm, rel=0.02)
+
+
+def test_resolution_is_belles_three_terms_in_quadrature() -> None:
+    # NIM A 479 (2002) 117: sigma_E/E = 0.066 %/E (+) 0.81 %/E^(1/4) (+) 1.34 %, E in GeV
+    cfg = EclPhotonData()
+    for energy, expected in [(1.0, 0.015672), (4.0, 0.014574), (8.0, 0.014240)]:
+        by_hand = math.sqrt((0.00066 / energy) ** 2 + (0.0081 / energy**0.25) ** 2 + 0.0134**2)
+        assert by_hand == pytest.approx(expected, rel=1e-4)
+        assert float(ecl.resolution(np.array([energy]), cfg)[0]) == pytest.approx(by_hand, rel=1e-12)
+    # the showers' total deposits spread by it: 4 GeV photons on a wide patch, no noise, no shape fluctuations
+    cfg = dataclasses.replace(QUIET, resolution_noise_term=0.00066, resolution_stochastic_term=0.0081,
+                              resolution_constant_term=0.0134)  # fmt: skip
+    n = 2000
+    dep = ecl.deposit_showers(cfg, 41, np.arange(n), np.full(n, 4.0), np.zeros(n), np.zeros(n),
+                              np.random.default_rng(5), n)  # fmt: skip
+    total = dep.sum(axis=(1, 2))
+    assert np.std(total) / np.mean(total) == pytest.approx(0.014574, rel=0.05)  # 1/sqrt(2n) = 1.6 % statistical
+
+
+def test_separation_at_the_face_follows_the_polar_angle() -> None:
+    """A symmetric decay (cos theta* = 0) lands its photons 2 R m / (p sin theta) apart on the barrel face."""
+    cfg = EclPhotonData()
+    m = ecl.pi0_mass_gev()
+    for energy in (2.0, 5.0, 8.0):
+        d = ecl.two_photon_decay(np.full(3, energy), m, np.zeros(3))
+        theta = np.radians([90.0, 60.0, 32.2])
+        distance = ecl.face_distance(theta, cfg)
+        np.testing.assert_allclose(distance, 125.0 / np.sin(theta))
+        p = math.sqrt(energy**2 - m**2)
+        np.testing.assert_allclose(ecl.separation_at_face(distance, d), 2 * 125.0 * m / (p * np.sin(theta)), rtol=1e-9)
+    # at the barrel's forward edge the photons land 1 / sin(32.2 deg) = 1.88 times farther apart than at 90 deg
+    assert 1 / math.sin(math.radians(32.2)) == pytest.approx(1.876, abs=1e-3)
+
+
+def test_a_falling_spectrum_draws_e_to_the_minus_index() -> None:
+    cfg = EclPhotonData(energy_spectrum=Spectrum.FALLING, energy_spectrum_index=2.0, energy_range_gev=(1.0, 8.0))
+    e = ecl.parent_energies(cfg, 200_000, np.random.default_rng(1))
+    assert e.min() >= 1.0 and e.max() <= 8.0
+    # dN/dE ~ E^-2 on [1, 8]: P(E < x) = (1 - 1/x) / (1 - 1/8)
+    for x in (1.5, 2.0, 4.0):
+        assert np.mean(e < x) == pytest.approx((1 - 1 / x) / (1 - 1 / 8), abs=0.005)
+    flat = ecl.parent_energies(EclPhotonData(), 200_000, np.random.default_rng(1))
+    assert np.mean(flat < 4.5) == pytest.approx(0.5, abs=0.005)
 
 
 def test_containment_formula_gives_the_moliere_radius_definition() -> None:
@@ -140,11 +185,30 @@ def test_trigger_cell_view_sums_4x4_crystals_in_12_bit_words_of_5_25_mev() -> No
     assert np.all(counts.reshape(400, -1).argmax(axis=1) == cfg.tc_image_size**2 // 2)
 
 
-def test_same_seed_same_clusters() -> None:
+def test_same_seed_same_clusters_in_both_views() -> None:
     a = ecl.simulate(EclPhotonData(), 200, np.random.default_rng(9))
     b = ecl.simulate(EclPhotonData(), 200, np.random.default_rng(9))
     np.testing.assert_array_equal(a.x, b.x)
     np.testing.assert_array_equal(a.energy_gev, b.energy_gev)
+    # the trigger-cell card sees the same clusters: only the network's input differs
+    tc = ecl.simulate(EclPhotonData(granularity=Granularity.TRIGGER_CELL), 200, np.random.default_rng(9))
+    np.testing.assert_array_equal(tc.image_mev, a.image_mev)
+    np.testing.assert_array_equal(tc.tc_image_mev, a.tc_image_mev)
+    np.testing.assert_array_equal(tc.x, ecl.digitise(a.tc_image_mev, EclPhotonData()))
+
+
+def test_single_bump_only_keeps_clusters_with_one_local_maximum() -> None:
+    from trigger_nn.tasks.ecl.shower_shapes import CRYSTAL, local_maxima
+
+    cfg = EclPhotonData(single_bump_only=True)
+    c = ecl.simulate(cfg, 600, np.random.default_rng(4))
+    assert len(c.label) == 600 and c.label.sum() == 300
+    assert np.all(local_maxima(c.image_mev, CRYSTAL.local_maximum_mev) == 1)
+    # merged pi0s with one bump are the close pairs: within about two crystals, mostly at high energy
+    merged = c.label == 0
+    assert np.median(c.separation_cm[merged]) < 2 * cfg.crystal_size_cm
+    everything = ecl.simulate(EclPhotonData(), 600, np.random.default_rng(4))
+    assert np.median(c.energy_gev[merged]) > np.median(everything.energy_gev[everything.label == 0])
 
 
 def test_the_word_reads_below_zero_as_0_and_above_its_top_as_the_top() -> None:

@@ -83,7 +83,9 @@ def test_root_clusters_become_the_dataset(built: tuple[Path, Path, ecl.Clusters]
     rows = {w.tobytes(): int(lab) for w, lab in zip(words, clusters.label, strict=True)}
     for x, y in zip(ds.test.x.reshape(len(ds.test.y), -1), ds.test.y, strict=True):
         assert rows[x.tobytes()] == y
-    assert set(ds.test.truth) >= {"e1_e9", "e9_e25", "second_moment_cm2", "energy_gev"}
+    # a user's crystal images carry the crystal view's shower shapes and the GBDT's held-out score, no trigger cells
+    assert set(ds.test.truth) >= {"crystal_e1_e9", "crystal_e9_e21", "crystal_z51", "crystal_gbdt", "energy_gev"}
+    assert "crystal_gbdt" not in ds.train.truth and not any(k.startswith("trigger_cell") for k in ds.test.truth)
 
 
 def test_report_sets_the_firmware_against_the_shower_shape_cuts(built: tuple[Path, Path, ecl.Clusters]) -> None:
@@ -95,16 +97,21 @@ def test_report_sets_the_firmware_against_the_shower_shape_cuts(built: tuple[Pat
     assert lat["mismatches"] == 0 and lat["ii_cycles"] == 1 and lat["latency_ns"] <= 1600
     phys = report["physics"]["firmware"]
     assert phys["vectors"] == round(0.3 * N_CLUSTERS)
-    assert set(phys["baselines"]) == {"E1/E9", "E9/E25", "second moment"}
+    assert set(phys["baselines"]) == {"GBDT on shower shapes", "E1/E9", "E9/E21", "second moment", "LAT", "|Z51|"}
+    assert phys["best_classical"] in phys["baselines"] and phys["view"] == "crystal"
+    assert "other_view" not in phys  # a user's crystal images have no trigger-cell view
     for selection in [phys, *phys["baselines"].values()]:
         assert 0.0 <= selection["merged_rejection_at_90pct_photon_eff"] <= 1.0
         assert selection["merged_rejection_at_95pct_photon_eff"] <= selection["merged_rejection_at_90pct_photon_eff"]
     assert phys["auc"] > 0.8
+    groups = phys["merged_rejection_by_bumps"]
+    assert set(groups["all merged"]) == {"NN (firmware)", *phys["baselines"]}
+    assert groups["all merged"]["NN (firmware)"]["90pct"] == pytest.approx(phys["merged_rejection_at_90pct_photon_eff"])
     by_energy = phys["rejection_at_90pct_photon_eff_vs_energy"]["merged"]
     assert sum(by_energy["clusters"]) == phys["merged_clusters"]
     for name in ("rejection.png", "rejection_vs_energy.png", "examples.png"):
         assert (project / "plots" / name).stat().st_size > 10_000
-    assert "merged rejection at 90 % photon eff." in (project / "report.md").read_text()
+    assert "The best classical selection at 90 % photon efficiency is" in (project / "report.md").read_text()
 
 
 def test_a_misnamed_branch_is_one_message(tmp_path: Path, built: tuple[Path, Path, ecl.Clusters], capsys) -> None:

@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Self
+from typing import ClassVar, Self
 
 from ...errors import CardError
 from ..protocol import TaskData
@@ -24,6 +24,19 @@ class OutOfRange(StrEnum):
 
     WARN = "warn"
     ERROR = "error"
+
+
+class Spectrum(StrEnum):
+    """How the parents' (and single photons') energies are spread over ``energy_range_gev``."""
+
+    FLAT = "flat"
+    FALLING = "falling"  # dN/dE proportional to E**-energy_spectrum_index
+
+
+RETIRED = {
+    "resolution_stochastic": "the energy resolution is Belle's three-term formula: set data.resolution_noise_term "
+    "(x 1/E), data.resolution_stochastic_term (x E**-1/4) and data.resolution_constant_term",
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,7 +68,9 @@ class EclPhotonData(TaskData):
     Energies of the parent (or of the single photon) are in GeV, detector sizes in cm, noise in MeV.
     The trigger word is ``adc_bits`` unsigned bits of ``lsb_mev`` each, read by the network as a
     fixed-point number with ``input_frac_bits`` fractional bits (the same wires, a power-of-two scale).
-    The shower-shape parameters are a model, see ``tasks/ecl/simulation.py``.
+    The shower-shape parameters are a model, see ``tasks/ecl/simulation.py``. ``single_bump_only`` keeps
+    only clusters with one local maximum in the crystal image (``shower_shapes.CRYSTAL``), photons and
+    merged alike: the merged clusters offline clustering cannot split, the hard case for a photon trigger.
     """
 
     n_train: int = 40000
@@ -64,6 +79,9 @@ class EclPhotonData(TaskData):
     image_size: int = 7
     tc_image_size: int = 3
     energy_range_gev: tuple[float, float] = (1.0, 8.0)
+    energy_spectrum: Spectrum = Spectrum.FLAT
+    energy_spectrum_index: float = 2.0
+    single_bump_only: bool = False
     alp_fraction: float = 0.25
     alp_mass_gev: float = 0.2
     crystal_size_cm: float = 5.0
@@ -75,7 +93,9 @@ class EclPhotonData(TaskData):
     tail_radius_rm: float = 1.0
     shape_fluctuation: float = 0.1
     spots_per_gev: float = 200.0
-    resolution_stochastic: float = 0.013
+    resolution_noise_term: float = 0.00066
+    resolution_stochastic_term: float = 0.0081
+    resolution_constant_term: float = 0.0134
     crystal_noise_mev: float = 2.0
     tc_noise_mev: float = 8.0
     background_occupancy: float = 0.02
@@ -85,10 +105,12 @@ class EclPhotonData(TaskData):
     input_frac_bits: int = 8
     user: UserClusters | None = None
 
+    retired: ClassVar[dict[str, str]] = RETIRED
+
     def validate(self, where: str) -> None:
         d = self
         if d.image_size < 5 or d.image_size % 2 == 0:
-            raise CardError(f"{where}: data.image_size must be odd and at least 5 (E9/E25 need a 5 x 5 image)")
+            raise CardError(f"{where}: data.image_size must be odd and at least 5 (E9/E21 needs a 5 x 5 image)")
         if d.tc_image_size < 1 or d.tc_image_size % 2 == 0:
             raise CardError(
                 f"{where}: data.tc_image_size must be odd and positive (centred on the hottest trigger cell)"
@@ -121,7 +143,10 @@ class EclPhotonData(TaskData):
                 raise CardError(f"{where}: data.{key} must be positive")
         for key in (
             "shape_fluctuation",
-            "resolution_stochastic",
+            "resolution_noise_term",
+            "resolution_stochastic_term",
+            "resolution_constant_term",
+            "energy_spectrum_index",
             "crystal_noise_mev",
             "tc_noise_mev",
             "background_mean_mev",

@@ -1,4 +1,4 @@
-"""Belle II ECL: the firmware's photons vs merged two-photon clusters, against the shower-shape cuts."""
+"""Belle II ECL: the firmware's photons vs merged two-photon clusters, against the classical selections."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from ...dataset import Split
 from .. import common
 from ..common import NN, binned_fraction, figure
 from ..protocol import Physics
+from .baselines import GBDT, cuts_of, truth_key
 from .config import EclPhotonData, Granularity
-from .shower_shapes import BASELINES
+from .shower_shapes import CRYSTAL, SHAPE_NAMES, TRIGGER_CELL, View
 from .simulation import SOURCE_ALP, SOURCE_PI0, word_top
 
 EFFICIENCIES = (0.90, 0.95)
@@ -56,33 +57,39 @@ def _energy_edges(energy: np.ndarray) -> np.ndarray:
     return edges
 
 
-def _rejection_vs_energy(
+def _rejection_binned(
     scores: dict[str, np.ndarray],
     selections: dict[str, Selection],
-    energy: np.ndarray,
+    values: np.ndarray,
+    edges: np.ndarray,
     merged: np.ndarray,
-    is_photon: np.ndarray,
+    is_photon: np.ndarray | None,
 ) -> dict[str, Any]:
-    """Per energy bin, each selection at its 90 % photon-efficiency cut: the share of ``merged`` clusters it
-    rejects, and the share of photons it keeps (a trigger must not lose its high-energy photons)."""
-    edges = _energy_edges(energy[merged])
-    which = np.digitize(energy, edges) - 1
+    """Per bin of ``values``, each selection at its 90 % photon-efficiency cut: the share of ``merged`` clusters
+    it rejects and, where photons have the variable too (energy), the share of photons it keeps (a trigger
+    must not lose its high-energy photons)."""
+    which = np.digitize(values, edges) - 1
     n_bins = len(edges) - 1
     out: dict[str, Any] = {
-        "bin_edges_gev": [float(e) for e in edges],
+        "bin_edges": [float(e) for e in edges],
         "clusters": [int(np.sum(merged & (which == b))) for b in range(n_bins)],
     }
     for name, s in scores.items():
         kept = s >= selections[name].cuts[0.90]
         rejection, error = binned_fraction(~kept[merged], which[merged], n_bins)
-        photon_eff, photon_err = binned_fraction(kept[is_photon], which[is_photon], n_bins)
-        out[name] = {
-            "rejection": rejection,
-            "rejection_error": error,
-            "photon_eff": photon_eff,
-            "photon_eff_error": photon_err,
-        }
+        out[name] = {"rejection": rejection, "rejection_error": error}
+        if is_photon is not None:
+            photon_eff, photon_err = binned_fraction(kept[is_photon], which[is_photon], n_bins)
+            out[name] |= {"photon_eff": photon_eff, "photon_eff_error": photon_err}
     return out
+
+
+def _rejections_of(scores: dict[str, np.ndarray], selections: dict[str, Selection], merged: np.ndarray) -> dict:
+    """Each selection's rejection of the ``merged`` clusters at its 90 % and 95 % photon-efficiency cuts."""
+    return {
+        name: {f"{round(100 * e)}pct": float(np.mean(s[merged] < selections[name].cuts[e])) for e in EFFICIENCIES}
+        for name, s in scores.items()
+    }
 
 
 def _input_words(cfg: EclPhotonData, x: np.ndarray, truth: dict[str, np.ndarray]) -> tuple[dict[str, Any], str]:
@@ -106,40 +113,95 @@ def _input_words(cfg: EclPhotonData, x: np.ndarray, truth: dict[str, np.ndarray]
     return found, line
 
 
+def _view_of(cfg: EclPhotonData) -> View:
+    return CRYSTAL if cfg.granularity is Granularity.CRYSTAL else TRIGGER_CELL
+
+
+def _classical(view: View, truth: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The view's GBDT and single cuts, scored so that higher is more photon-like."""
+    shapes = {k: truth[truth_key(view, k)] for k in SHAPE_NAMES if truth_key(view, k) in truth}
+    return {GBDT: truth[truth_key(view, "gbdt")].astype(np.float64)} | {
+        c.name: c.score(shapes[c.key]) for c in cuts_of(shapes)
+    }
+
+
+def _table(selections: dict[str, Selection], rows: dict[str, dict[str, dict[str, float]]]) -> list[str]:
+    """Markdown: AUC, then rejection at 90 % and 95 % photon efficiency for each group of merged clusters."""
+    groups = list(rows)
+    head = " | ".join(f"{g} at 90 % | at 95 %" for g in groups)
+    lines = [f"| selection | AUC | {head} |", "|---|---|" + "---|---|" * len(groups)]
+    for name, sel in selections.items():
+        cells = " | ".join(f"{rows[g][name]['90pct']:.3f} | {rows[g][name]['95pct']:.3f}" for g in groups)
+        lines.append(f"| {name} | {sel.auc:.4f} | {cells} |")
+    return lines
+
+
 def evaluate(
     cfg: EclPhotonData, test: Split, info: DatasetInfo, scores: np.ndarray, rows: np.ndarray, plots: Path
 ) -> Physics:
-    """The network against the shower-shape cuts at fixed photon efficiencies, overall and per energy."""
+    """The network against the best classical selection of its own view, at fixed photon efficiencies: overall,
+    on single-bump merged clusters, per energy and per photon separation."""
     is_photon = test.y[rows].astype(bool)
     truth = {k: v[rows] for k, v in test.truth.items()}
-    all_scores = {NN: np.asarray(scores, dtype=np.float64)} | {b.name: b.score(truth[b.key]) for b in BASELINES}
+    view = _view_of(cfg)
+    classical = _classical(view, truth)
+    all_scores = {NN: np.asarray(scores, dtype=np.float64)} | classical
+    other = TRIGGER_CELL if view is CRYSTAL else CRYSTAL
+    other_name = f"{GBDT}, {other.name} view"
+    if truth_key(other, "gbdt") in truth:  # simulated clusters carry both views
+        all_scores[other_name] = truth[truth_key(other, "gbdt")].astype(np.float64)
     selections = {name: Selection.of(name, s, is_photon) for name, s in all_scores.items()}
     nn = selections[NN]
-    beats = all(nn.merged_pass[0.90] < selections[b.name].merged_pass[0.90] for b in BASELINES)
+    best = max(classical, key=lambda name: 1 - selections[name].merged_pass[0.90])
+    beats = nn.merged_pass[0.90] < selections[best].merged_pass[0.90]
+
+    merged = ~is_photon
+    maxima = truth[truth_key(CRYSTAL, "n_local_maxima")]
+    groups = {
+        "all merged": merged,
+        "single-bump merged": merged & (maxima == 1),
+        "several bumps": merged & (maxima > 1),
+    }
+    by_group = {g: _rejections_of(all_scores, selections, m) for g, m in groups.items() if m.any()}
 
     energy, source = truth["energy_gev"], truth["source"]
     simulated = bool(np.all(source >= 0))
-    merged_of = {"pi0": ~is_photon & (source == SOURCE_PI0), "ALP": ~is_photon & (source == SOURCE_ALP)}
+    merged_of = {"pi0": merged & (source == SOURCE_PI0), "ALP": merged & (source == SOURCE_ALP)}
     if not simulated:
-        merged_of = {"merged": ~is_photon}
-    has_energy = bool(np.all(np.isfinite(energy)))
+        merged_of = {"merged": merged}
     by_energy: dict[str, Any] = {}
-    if has_energy:
+    if np.all(np.isfinite(energy)):
         by_energy = {
-            kind: _rejection_vs_energy(all_scores, selections, energy, sel, is_photon)
+            kind: _rejection_binned(all_scores, selections, energy, _energy_edges(energy[sel]), sel, is_photon)
             for kind, sel in merged_of.items()
             if sel.any()
         }
+    by_separation: dict[str, Any] = {}
+    if simulated and merged.any():
+        widths = truth["separation_cm"] / cfg.crystal_size_cm
+        lo, hi = np.floor(widths[merged].min() * 2) / 2, np.ceil(widths[merged].max() * 2) / 2
+        edges = np.arange(lo, max(hi, lo + 0.5) + 0.25, 0.5)  # half-crystal bins over the separations present
+        edges[-1] = np.nextafter(edges[-1], np.inf)
+        by_separation = _rejection_binned(all_scores, selections, widths, edges, merged, None)
 
     found: dict[str, Any] = {
         "vectors": int(len(scores)),
         "photons": int(is_photon.sum()),
-        "merged_clusters": int((~is_photon).sum()),
+        "merged_clusters": int(merged.sum()),
+        "view": view.name,
         **nn.as_dict(),
-        "baselines": {b.name: selections[b.name].as_dict() for b in BASELINES},
-        "nn_beats_every_baseline_at_90pct_photon_eff": beats,
+        "baselines": {name: selections[name].as_dict() for name in classical},
+        "best_classical": best,
+        "nn_beats_best_classical_at_90pct_photon_eff": bool(beats),
+        "local_maximum_threshold_mev": CRYSTAL.local_maximum_mev,
+        "single_bump_merged_clusters": int(groups["single-bump merged"].sum()),
+        "photons_with_several_maxima": int(np.sum(is_photon & (maxima > 1))),
+        "merged_rejection_by_bumps": by_group,
         "rejection_at_90pct_photon_eff_vs_energy": by_energy,
+        "rejection_at_90pct_photon_eff_vs_separation_crystals": by_separation,
     }
+    if other_name in selections:
+        found["other_view"] = {"name": other_name, **selections[other_name].as_dict()}
     from_file = "crystals_below_zero" in truth  # only a user file's clusters carry the clipped-value counts
     if from_file:
         found["input_words"], words_line = _input_words(cfg, test.x[rows], truth)
@@ -148,34 +210,57 @@ def evaluate(
     if by_energy:
         paths["rejection_vs_energy"] = plots / "rejection_vs_energy.png"
         _plot_rejection_vs_energy(paths["rejection_vs_energy"], by_energy)
+    if by_separation:
+        paths["rejection_vs_separation"] = plots / "rejection_vs_separation.png"
+        _plot_rejection_vs_separation(paths["rejection_vs_separation"], by_separation, cfg)
     _plot_clusters(paths["examples"], cfg, test, info)
 
+    n_merged = max(int(merged.sum()), 1)
+    several = found["photons_with_several_maxima"] / max(found["photons"], 1)
+    what_view = (
+        "crystal view: the finer input the upgrade proposes, not what today's Level-1 trigger receives"
+        if view is CRYSTAL
+        else "trigger-cell view: the 4 x 4-crystal sums today's Level-1 trigger receives"
+    )
     lines = [
-        f"{found['photons']} photons and {found['merged_clusters']} merged clusters of the test set. "
-        "Rejection = fraction of merged clusters the selection drops; the shower-shape cuts are computed on "
-        "the crystal images in MeV, the network on its trigger words.",
+        f"**{what_view}.** {found['photons']} photons and {found['merged_clusters']} merged clusters of the test "
+        f"set. Rejection = fraction of merged clusters a selection drops at the cut that keeps 90 % (95 %) of all "
+        f"photons. Every classical selection is computed from the {view.name} images, as the network's input; "
+        f"the {GBDT} is scikit-learn's histogram GBDT trained on the training clusters' shapes "
+        f"({', '.join(SHAPE_NAMES[k] for k in SHAPE_NAMES if truth_key(view, k) in truth)}).",
         "",
-        "| selection | AUC | merged rejection at 90 % photon eff. | at 95 % |",
-        "|---|---|---|---|",
-        *[
-            f"| {s.name} | {s.auc:.4f} | {1 - s.merged_pass[0.90]:.4f} | {1 - s.merged_pass[0.95]:.4f} |"
-            for s in selections.values()
-        ],
+        f"Local maxima are counted on the crystal image: a crystal above {CRYSTAL.local_maximum_mev:g} MeV and above "
+        f"its 8 neighbours. {found['single_bump_merged_clusters']} of the merged clusters "
+        f"({found['single_bump_merged_clusters'] / n_merged:.0%}) have one, the hard case offline clustering "
+        f"cannot split; {found['photons_with_several_maxima']} photons ({several:.1%}) "
+        "have more than one (background hits).",
         "",
-        f"The network {'beats' if beats else 'does NOT beat'} every shower-shape cut at 90 % photon efficiency.",
+        *_table(selections, by_group),
+        "",
+        f"The best classical selection at 90 % photon efficiency is **{best}**; the network "
+        f"{'beats' if beats else 'does NOT beat'} it: rejection {1 - nn.merged_pass[0.90]:.3f} against "
+        f"{1 - selections[best].merged_pass[0.90]:.3f}.",
         "",
     ]
+    if other_name in selections:
+        lines += [
+            f"The line *{other_name}* is the same GBDT on the other view's shapes of the same clusters: it shows what "
+            f"the {'finer' if other is CRYSTAL else 'coarser'} view gives a classical selection. The other view's "
+            "network is in its own card's report.",
+            "",
+        ]
     if simulated:
         lines += [
-            "These clusters come from the model in `trigger_nn/tasks/ecl/simulation.py` (parameterised showers, "
-            "no material in front of the calorimeter, no overlapping clusters): the absolute rejections are the "
-            "model's; the comparison of the selections on the same clusters is the result.",
+            "**What is a result here.** These clusters come from the model in `trigger_nn/tasks/ecl/simulation.py` "
+            "(parameterised showers, no photon conversions, no overlapping clusters): the absolute rejections belong "
+            "to that model. The result is the comparison on the same clusters: the network against the best "
+            "classical selection of the same view, and the crystal view against the trigger-cell view.",
             "",
         ]
     if from_file:
         lines += [words_line, ""]
     for kind, table in by_energy.items():
-        edges = table["bin_edges_gev"]
+        edges = table["bin_edges"]
         lines += [
             f"Rejection of {kind} clusters vs energy, each selection at its 90 % photon-efficiency cut:",
             "",
@@ -189,22 +274,48 @@ def evaluate(
             ],
             "",
         ]
+    if by_separation:
+        edges = by_separation["bin_edges"]
+        lines += [
+            "Rejection vs the photons' separation at the crystal face, in crystal widths "
+            f"({cfg.crystal_size_cm:g} cm), each selection at its 90 % photon-efficiency cut:",
+            "",
+            "| separation (crystals) | clusters | " + " | ".join(all_scores) + " |",
+            "|---|---|" + "---|" * len(all_scores),
+            *[
+                f"| {edges[b]:.1f}-{edges[b + 1]:.1f} | {by_separation['clusters'][b]} | "
+                + " | ".join(f"{by_separation[name]['rejection'][b]:.3f}" for name in all_scores)
+                + " |"
+                for b in range(len(edges) - 1)
+            ],
+            "",
+        ]
     lines += [f"![{k}](plots/{p.name})" for k, p in paths.items()]
     return Physics(metrics=found, markdown=lines, plots=paths)
+
+
+def _style(name: str) -> dict[str, Any]:
+    """The network bold black, the GBDT of this view dashed, the other view's dotted, single cuts thin."""
+    if name == NN:
+        return {"lw": 2.0, "color": "k"}
+    if name == GBDT:
+        return {"lw": 1.6, "ls": "--", "color": "tab:red"}
+    if name.startswith(GBDT):
+        return {"lw": 1.4, "ls": ":", "color": "tab:purple"}
+    return {"lw": 1.0}
 
 
 def _plot_rejection(path: Path, selections: dict[str, Selection]) -> None:
     with figure(path, figsize=(5.5, 4.2)) as (_, ax):
         for s in selections.values():
-            style = {"lw": 2.0, "color": "k"} if s.name == NN else {"lw": 1.2}
-            ax.plot(s.roc.signal_eff, 1 - s.roc.background_pass, label=f"{s.name} (AUC {s.auc:.3f})", **style)
+            ax.plot(s.roc.signal_eff, 1 - s.roc.background_pass, label=f"{s.name} (AUC {s.auc:.3f})", **_style(s.name))
         for e in EFFICIENCIES:
             ax.axvline(e, color="grey", ls=":", lw=1)
         ax.set_xlim(0.5, 1.0)
         ax.set_ylim(0.0, 1.02)
         ax.set_xlabel("photon efficiency")
         ax.set_ylabel("merged-cluster rejection")
-        ax.set_title("Held-out clusters: NN firmware outputs vs shower-shape cuts", fontsize=9)
+        ax.set_title("Held-out clusters: NN firmware outputs vs the classical selections", fontsize=9)
         ax.grid(alpha=0.3)
         ax.legend(loc="lower left", fontsize=8)
 
@@ -214,13 +325,12 @@ def _plot_rejection_vs_energy(path: Path, by_energy: dict[str, Any]) -> None:
     k = len(by_energy)
     with figure(path, 2, k, figsize=(5.2 * k, 6.4), sharex="col", squeeze=False) as (_, axes):
         for col, (kind, table) in enumerate(by_energy.items()):
-            edges = np.asarray(table["bin_edges_gev"])
+            edges = np.asarray(table["bin_edges"])
             centres = 0.5 * (edges[1:] + edges[:-1])
-            for name in (k for k in table if k not in ("bin_edges_gev", "clusters")):
-                style = {"color": "k", "lw": 2.0} if name == NN else {"lw": 1.0}
+            for name in (k for k in table if k not in ("bin_edges", "clusters")):
                 for ax, key in ((axes[0, col], "rejection"), (axes[1, col], "photon_eff")):
                     ax.errorbar(centres, table[name][key], yerr=table[name][f"{key}_error"], marker="o", ms=3,
-                                capsize=2, label=name, **style)  # fmt: skip
+                                capsize=2, label=name, **_style(name))  # fmt: skip
             axes[0, col].set_title(f"{kind} clusters; every cut at 90 % photon efficiency overall", fontsize=9)
             axes[0, col].set_ylabel("merged-cluster rejection")
             axes[1, col].set_ylabel("photon efficiency (photons of this energy)")
@@ -229,6 +339,21 @@ def _plot_rejection_vs_energy(path: Path, by_energy: dict[str, Any]) -> None:
                 ax.set_ylim(0.0, 1.02)
                 ax.grid(alpha=0.3)
             axes[0, col].legend(loc="best", fontsize=8)
+
+
+def _plot_rejection_vs_separation(path: Path, table: dict[str, Any], cfg: EclPhotonData) -> None:
+    edges = np.asarray(table["bin_edges"])
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    with figure(path, figsize=(6.0, 4.4)) as (_, ax):
+        for name in (k for k in table if k not in ("bin_edges", "clusters")):
+            ax.errorbar(centres, table[name]["rejection"], yerr=table[name]["rejection_error"], marker="o", ms=3,
+                        capsize=2, label=name, **_style(name))  # fmt: skip
+        ax.set_xlabel(f"photon separation at the crystal face (crystal widths of {cfg.crystal_size_cm:g} cm)")
+        ax.set_ylabel("merged-cluster rejection")
+        ax.set_ylim(0.0, 1.02)
+        ax.set_title("Merged clusters; every selection at 90 % photon efficiency overall", fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower right", fontsize=7)
 
 
 def _plot_clusters(path: Path, cfg: EclPhotonData, test: Split, info: DatasetInfo) -> None:

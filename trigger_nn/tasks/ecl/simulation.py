@@ -5,8 +5,13 @@ The model, and where its numbers come from (sources in ``docs/physics.md`` unles
 - Geometry: the barrel seen locally as a plane of square crystal faces ``crystal_size_cm`` wide
   (5.0 cm, basf2's average), perpendicular to the parent's flight direction, at a distance
   ``D = barrel_radius_cm / sin(theta)`` from the interaction point (inner radius 125 cm; polar
-  angle ``theta`` uniform in cos(theta) over the barrel, 32.2-128.7 degrees). Barrel crystals point
-  (almost) at the interaction point, so their faces stay the same size at every theta.
+  angle ``theta`` uniform in cos(theta) over the barrel, 32.2-128.7 degrees). So the photons of a
+  decay land ``D (tan theta1 + tan theta2)`` apart (``separation_at_face``): at theta = 32.2 degrees
+  1.88 times farther apart than at 90 degrees. Barrel crystals point (almost) at the interaction
+  point, so a photon from the interaction point meets its crystal's face at (almost) normal incidence
+  at every theta and the faces keep their size: the oblique incidence a non-pointing calorimeter would
+  have is left out for that reason (the small tilt of real crystals away from the interaction point
+  is not modelled).
 - Two-photon decays X -> gamma gamma (X = pi0 with the PDG mass, or an axion-like particle of
   ``alp_mass_gev``): isotropic in the X rest frame, so ``E1,2 = E/2 (1 +- beta cos theta*)`` with
   cos theta* uniform; the opening angle follows from ``cos theta12 = 1 - m^2 / (2 E1 E2)`` (its
@@ -16,8 +21,10 @@ The model, and where its numbers come from (sources in ``docs/physics.md`` unles
 - A two-photon event is a *merged cluster* when both photons land within ``image_size // 2``
   crystals of each other (15 cm for 7 x 7), i.e. the second photon is inside the image around the
   first. Resolved decays (two separate clusters, each a single-photon cluster) are not kept: they
-  are not the trigger problem. Parent energies are uniform in ``energy_range_gev`` before that
-  selection; single photons are then drawn with the energy spectrum of the kept merged clusters,
+  are not the trigger problem. Parent energies are drawn in ``energy_range_gev`` before that
+  selection, flat or (``energy_spectrum: falling``) as ``E**-energy_spectrum_index`` (an assumption:
+  pi0 spectra at a B factory fall with energy; no public spectrum of merged clusters was at hand);
+  single photons are then drawn with the energy spectrum of the kept merged clusters,
   so the cluster energy alone does not tell the classes apart.
 - Electromagnetic shower in CsI(Tl): the depth-integrated lateral profile is a core plus a tail,
   ``dE/dr = p f(r; Rc) + (1 - p) f(r; Rt)`` with ``f(r; R) = 2 r R^2 / (r^2 + R^2)^2`` (the
@@ -28,8 +35,19 @@ The model, and where its numbers come from (sources in ``docs/physics.md`` unles
 - Shower-to-shower fluctuations: each shower's p, Rc and Rt are varied by ``shape_fluctuation``
   (relative, Gaussian) and the energy is deposited as ``spots_per_gev * E`` discrete spots drawn
   from the profile, so fluctuations of the lateral shape fall as 1/sqrt(E), as real showers' do.
-- Energy resolution: each photon's deposit is smeared by ``resolution_stochastic / sqrt(E/GeV)``
-  (Belle's 1.3 %/sqrt(E)). Longitudinal leakage (16.1 X0 crystals) is neglected.
+- Energy resolution: each photon's deposit is smeared by Belle's three-term resolution
+  ``sigma_E/E = a/E (+) b/E**(1/4) (+) c`` (E in GeV, terms added in quadrature; a = 0.066 %,
+  b = 0.81 %, c = 1.34 %: the Belle detector paper's (NIM A 479 (2002) 117) ECL parametrisation as
+  docs/physics.md quotes it), card keys
+  ``resolution_noise_term``, ``resolution_stochastic_term``, ``resolution_constant_term``. The noise
+  term (0.66 MeV) is the formula's; the crystals' electronics noise below comes on top and dominates
+  it. Longitudinal leakage (16.1 X0 crystals) is neglected.
+- Photon conversions in front of the calorimeter are left out: no public figure of the material
+  between the interaction point and the barrel ECL was at hand to set their probability from. What
+  one would do: a pair made in the tracker is bent apart in the 1.5 T field (radius p / (0.3 B),
+  2.2 m for 1 GeV), so a conversion at small radius gives two showers centimetres to tens of
+  centimetres apart in phi, a photon that looks merged; a conversion just before the crystals gives
+  the photon's own shower.
 - Per-crystal electronics noise ``crystal_noise_mev`` (Gaussian; 2 MeV, an estimate: the 8 MeV
   trigger-cell noise spread over 16 crystals), and beam-background deposits: each crystal hit with
   probability ``background_occupancy`` by an exponential deposit of mean ``background_mean_mev``
@@ -52,7 +70,7 @@ import numpy as np
 
 from ...artifacts import FixedFormat
 from ...errors import CardError
-from .config import EclPhotonData, Granularity
+from .config import EclPhotonData, Granularity, Spectrum
 
 CLASS_NAMES = ("merged", "photon")
 #: ``Clusters.source`` values: what made the cluster.
@@ -96,6 +114,39 @@ def minimum_opening_angle(energy: float, mass: float) -> float:
     return 2.0 * math.asin(mass / energy)
 
 
+def resolution(energy_gev: np.ndarray, cfg: EclPhotonData) -> np.ndarray:
+    """Relative energy resolution sigma_E / E of a shower of ``energy_gev``: Belle's three terms in quadrature."""
+    e = np.asarray(energy_gev, dtype=np.float64)
+    return np.sqrt(
+        (cfg.resolution_noise_term / e) ** 2
+        + (cfg.resolution_stochastic_term / e**0.25) ** 2
+        + cfg.resolution_constant_term**2
+    )
+
+
+def parent_energies(cfg: EclPhotonData, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` energies (GeV) in ``energy_range_gev``: flat, or falling as E**-index (inverse of the CDF)."""
+    lo, hi = cfg.energy_range_gev
+    u = rng.random(n)
+    if cfg.energy_spectrum is Spectrum.FLAT or lo == hi:
+        return lo + (hi - lo) * u
+    k = 1.0 - cfg.energy_spectrum_index
+    if abs(k) < 1e-9:  # E**-1: uniform in log E
+        return lo * (hi / lo) ** u
+    return (lo**k + u * (hi**k - lo**k)) ** (1.0 / k)
+
+
+def separation_at_face(distance_cm: np.ndarray, d: Decays) -> np.ndarray:
+    """Distance (cm) between the two photons' impact points on a face ``distance_cm`` from the decay,
+    perpendicular to the parent's flight: they land on opposite sides of the parent's line."""
+    return distance_cm * (np.tan(d.theta1) + np.tan(d.theta2))
+
+
+def face_distance(polar_rad: np.ndarray, cfg: EclPhotonData) -> np.ndarray:
+    """Distance (cm) from the interaction point to the barrel's inner face at polar angle ``polar_rad``."""
+    return cfg.barrel_radius_cm / np.sin(polar_rad)
+
+
 def containment(r_cm: np.ndarray, cfg: EclPhotonData) -> np.ndarray:
     """Mean fraction of a shower's energy within ``r_cm`` of its axis (the profile above, no fluctuations)."""
     rc, rt = cfg.core_radius_rm * cfg.moliere_radius_cm, cfg.tail_radius_rm * cfg.moliere_radius_cm
@@ -118,6 +169,7 @@ class Clusters:
     x: np.ndarray  # (n, s, s) float32: the trigger words (crystal or trigger-cell view) as fixed-point values
     label: np.ndarray  # (n,) int8: 1 single photon, 0 merged
     image_mev: np.ndarray  # (n, image_size, image_size) float32: the crystal image in MeV (noise included)
+    tc_image_mev: np.ndarray  # (n, tc_image_size, tc_image_size) float32: the trigger cells in MeV (noise included)
     energy_gev: np.ndarray  # (n,) float32: true energy of the photon or the parent
     source: np.ndarray  # (n,) int8: SOURCE_*
     opening_angle: np.ndarray  # (n,) float32, rad (0 for single photons)
@@ -143,11 +195,11 @@ def _merged_of(cfg: EclPhotonData, mass: float, n: int, rng: np.random.Generator
         if have == n:
             break
         m = max(4 * (n - have), 1000)
-        d = two_photon_decay(rng.uniform(*cfg.energy_range_gev, size=m), mass, rng.uniform(-1.0, 1.0, size=m))
-        distance = cfg.barrel_radius_cm / np.sqrt(1.0 - rng.uniform(cos_hi, cos_lo, size=m) ** 2)
+        d = two_photon_decay(parent_energies(cfg, m, rng), mass, rng.uniform(-1.0, 1.0, size=m))
+        distance = face_distance(np.arccos(rng.uniform(cos_hi, cos_lo, size=m)), cfg)
         # a photon going backwards (theta_i >= 90 deg, only for slow parents) never reaches this patch
         forward = (d.theta1 < np.pi / 2) & (d.theta2 < np.pi / 2)
-        sep = distance * (np.tan(np.where(forward, d.theta1, 0)) + np.tan(np.where(forward, d.theta2, 0)))
+        sep = np.where(forward, separation_at_face(distance, d), np.inf)
         ok = np.flatnonzero(forward & (sep <= max_sep))[: n - have]
         kept.append(_select(d, ok))
         distances.append(distance[ok])
@@ -181,7 +233,7 @@ def deposit_showers(
     n_events: int,
 ) -> np.ndarray:
     """Showers of ``energy`` GeV at (x0, y0) cm in event ``event`` -> deposits (n_events, grid, grid) in MeV."""
-    e_dep = energy * (1.0 + rng.normal(size=energy.size) * cfg.resolution_stochastic / np.sqrt(energy))
+    e_dep = energy * (1.0 + rng.normal(size=energy.size) * resolution(energy, cfg))
     e_dep = np.maximum(e_dep, 0.0)
     fl = cfg.shape_fluctuation
     p = np.clip(cfg.core_fraction * (1.0 + fl * rng.normal(size=energy.size)), 0.0, 1.0)
@@ -241,23 +293,61 @@ def _hottest(images: np.ndarray, size: int) -> np.ndarray:
 
 
 def _views(cfg: EclPhotonData, deposits: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Crystal image in MeV (noise included) and the network's input view, for deposits (n, g, g) in MeV."""
+    """Both views of deposits (n, g, g) in MeV, noise included: the crystal image and the trigger cells.
+
+    Every cluster has both, so each view's baselines can be computed on the same clusters."""
     n, g, _ = deposits.shape
     hits = rng.random(deposits.shape) < cfg.background_occupancy
     deposits = deposits + hits * rng.exponential(cfg.background_mean_mev, size=deposits.shape)
     crystals = deposits + rng.normal(scale=cfg.crystal_noise_mev, size=deposits.shape)
-    image_mev = _crop(crystals, _hottest(crystals, cfg.image_size), cfg.image_size).astype(np.float32)
-    if cfg.granularity is Granularity.CRYSTAL:
-        return image_mev, digitise(image_mev, cfg)
+    image_mev = _crop(crystals, _hottest(crystals, cfg.image_size), cfg.image_size)
     k = g // TC_CRYSTALS
     cells = deposits.reshape(n, k, TC_CRYSTALS, k, TC_CRYSTALS).sum(axis=(2, 4))
     cells = cells + rng.normal(scale=cfg.tc_noise_mev, size=cells.shape)
-    tc = _crop(cells, _hottest(cells, cfg.tc_image_size), cfg.tc_image_size)
-    return image_mev, digitise(tc, cfg)
+    tc_mev = _crop(cells, _hottest(cells, cfg.tc_image_size), cfg.tc_image_size)
+    return image_mev.astype(np.float32), tc_mev.astype(np.float32)
+
+
+def _take(c: Clusters, idx: np.ndarray) -> Clusters:
+    return Clusters(**{k: getattr(c, k)[idx] for k in Clusters.__dataclass_fields__})
+
+
+def single_bump(image_mev: np.ndarray) -> np.ndarray:
+    """Clusters with one local maximum in the crystal image: the ones offline clustering cannot split."""
+    from .shower_shapes import CRYSTAL, local_maxima
+
+    return local_maxima(image_mev, CRYSTAL.local_maximum_mev) == 1
 
 
 def simulate(cfg: EclPhotonData, n: int, rng: np.random.Generator, *, progress=None) -> Clusters:
-    """``n`` clusters, half single photons and half merged two-photon clusters, in random order."""
+    """``n`` clusters, half single photons and half merged two-photon clusters, in random order.
+
+    With ``single_bump_only``, batches are simulated until each class has its half of single-bump clusters."""
+    if not cfg.single_bump_only:
+        return _simulate(cfg, n, rng, progress=progress)
+    want = {1: (n + 1) // 2, 0: n // 2}
+    parts: list[Clusters] = []
+    for _ in range(100):
+        if max(want.values()) == 0:
+            break
+        batch = _simulate(cfg, max(4 * max(want.values()), 1000), rng)
+        keep = single_bump(batch.image_mev)
+        for label in (0, 1):
+            idx = np.flatnonzero(keep & (batch.label == label))[: want[label]]
+            want[label] -= idx.size
+            parts.append(_take(batch, idx))
+        if progress is not None:
+            progress(n - sum(want.values()), n)
+    else:
+        raise CardError(
+            "data.single_bump_only: too few single-bump merged clusters in this energy range; raise "
+            "data.energy_range_gev (photons merge into one local maximum above about 5 GeV)"
+        )
+    joined = Clusters(**{k: np.concatenate([getattr(c, k) for c in parts]) for k in Clusters.__dataclass_fields__})
+    return _take(joined, rng.permutation(n))
+
+
+def _simulate(cfg: EclPhotonData, n: int, rng: np.random.Generator, *, progress=None) -> Clusters:
     label = rng.permutation(np.arange(n) % 2).astype(np.int8)
     merged = np.flatnonzero(label == 0)
     single = np.flatnonzero(label == 1)
@@ -268,12 +358,10 @@ def simulate(cfg: EclPhotonData, n: int, rng: np.random.Generator, *, progress=N
     opening = np.zeros(n)
     separation = np.zeros(n)
     energy[merged], source[merged], opening[merged] = decays.energy, source_m, decays.opening_angle
-    separation[merged] = distance_m * (np.tan(decays.theta1) + np.tan(decays.theta2))
+    separation[merged] = separation_at_face(distance_m, decays)
     # single photons with the merged clusters' energy spectrum
     energy[single] = (
-        rng.choice(decays.energy, size=single.size)
-        if merged.size
-        else rng.uniform(*cfg.energy_range_gev, size=single.size)
+        rng.choice(decays.energy, size=single.size) if merged.size else parent_energies(cfg, single.size, rng)
     )
     e1 = np.where(label == 1, energy, 0.0)
     e2 = np.zeros(n)
@@ -290,9 +378,8 @@ def simulate(cfg: EclPhotonData, n: int, rng: np.random.Generator, *, progress=N
     ux, uy = np.cos(azimuth), np.sin(azimuth)
 
     s, tc = cfg.image_size, cfg.tc_image_size
-    view = s if cfg.granularity is Granularity.CRYSTAL else tc
-    x = np.empty((n, view, view), dtype=np.float32)
     image_mev = np.empty((n, s, s), dtype=np.float32)
+    tc_mev = np.empty((n, tc, tc), dtype=np.float32)
     for start in range(0, n, CHUNK):
         sl = slice(start, min(start + CHUNK, n))
         m = sl.stop - sl.start
@@ -303,13 +390,14 @@ def simulate(cfg: EclPhotonData, n: int, rng: np.random.Generator, *, progress=N
         x0 = np.concatenate([px[sl] + d1[sl] * ux[sl], (px[sl] - d2[sl] * ux[sl])[two]])
         y0 = np.concatenate([py[sl] + d1[sl] * uy[sl], (py[sl] - d2[sl] * uy[sl])[two]])
         deposits = deposit_showers(cfg, grid, event, energies, x0, y0, rng, m)
-        image_mev[sl], x[sl] = _views(cfg, deposits, rng)
+        image_mev[sl], tc_mev[sl] = _views(cfg, deposits, rng)
         if progress is not None:
             progress(sl.stop, n)
     return Clusters(
-        x=x,
+        x=digitise(image_mev if cfg.granularity is Granularity.CRYSTAL else tc_mev, cfg),
         label=label,
         image_mev=image_mev,
+        tc_image_mev=tc_mev,
         energy_gev=energy.astype(np.float32),
         source=source,
         opening_angle=opening.astype(np.float32),
