@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 CARDS  ?= models/cdms_lfn.yaml models/ecl_photon.yaml models/ecl_photon_tc.yaml
+# the ECL views of the same clusters, set side by side by `make run` when both are in CARDS
+VIEWS  := models/ecl_photon.yaml models/ecl_photon_tc.yaml
 
 .PHONY: install run synth test lint bench clean
 
@@ -18,11 +20,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Build every default model end to end and say where its report is.
+# Build every default model end to end and say where its report is; then the ECL views side by side.
 run: install
 	@for card in $(CARDS); do \
 		$(BIN)/trigger-nn build $$card || exit 1; \
 	done
+ifeq ($(words $(filter $(VIEWS),$(CARDS))),$(words $(VIEWS)))
+	$(BIN)/trigger-nn compare $(VIEWS)
+endif
 
 # Yosys resource counts and the slowest stage's depth for every built card, into its report (after `make run`).
 synth: install

@@ -10,6 +10,7 @@ import pytest
 from trigger_nn.artifacts import DatasetInfo
 from trigger_nn.cli import main
 from trigger_nn.dataset import Dataset, read_dataset
+from trigger_nn.errors import CardError
 from trigger_nn.tasks.ecl import EclTask
 from trigger_nn.tasks.ecl import physics as ecl_physics
 from trigger_nn.tasks.ecl.baselines import GBDT
@@ -93,3 +94,9 @@ def test_a_retired_resolution_key_names_its_replacements(tmp_path: Path, capsys:
     assert main(["simulate", str(card), "--projects", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert "resolution_stochastic" in err and "resolution_constant_term" in err
+
+
+def test_views_of_other_clusters_are_not_compared(tmp_path: Path) -> None:
+    crystal, cells = EclPhotonData(), EclPhotonData(granularity=Granularity.TRIGGER_CELL, alp_fraction=0.5)
+    with pytest.raises(CardError, match="a, b are not built on the same clusters"):
+        ecl_physics.compare_views(["a", "b"], [crystal, cells], [{}, {}], tmp_path)

@@ -48,6 +48,10 @@ COMMAND_HELP = {
     "vectors that `make test` checks the reference, C simulation and Verilog against",
 }
 
+COMPARE_HELP = (
+    "set built cards of one task side by side (for ecl_photon: the crystal and the trigger-cell view of the same "
+    "clusters) -> <projects>/compare_<names>/{compare.md,compare.json,plots/}"
+)
 IMPORT_HELP = (
     "read a Keras 2 / QKeras 0.9 model (MODEL.json WEIGHTS.h5, or MODEL.h5) and rebuild it on Keras 3 / HGQ2 with "
     "the same quantisers -> MODELS/NAME.yaml and MODELS/NAME/"
@@ -157,6 +161,18 @@ def build_parser() -> argparse.ArgumentParser:
                 help="address of a running Dask scheduler (e.g. tcp://host:8786, an HTCondor pool through "
                 "dask-jobqueue) instead of a local cluster; its workers must see this filesystem",
             )
+    cmp = sub.add_parser(
+        "compare",
+        parents=[logs],
+        help=COMPARE_HELP,
+        description=COMPARE_HELP[0].upper() + COMPARE_HELP[1:] + ". Each card must be built (`trigger-nn build`) "
+        "and PASS; a report that no longer belongs to its card is refused.",
+    )
+    cmp.add_argument("cards", type=Path, nargs="+", help="two or more model cards of one task, e.g. "
+                     "models/ecl_photon.yaml models/ecl_photon_tc.yaml")  # fmt: skip
+    cmp.add_argument(
+        "--projects", type=Path, default=Path("hls_projects"), help="where build trees go (default: hls_projects)"
+    )
     imp = sub.add_parser(
         "import",
         parents=[logs],
@@ -190,6 +206,13 @@ def run_import(args: argparse.Namespace) -> Path:
         args.model, args.weights, args.output, models_dir=args.models, inputs=args.inputs,
         input_format=args.input_format, force=args.force,
     )  # fmt: skip
+
+
+def run_compare(card_paths: list[Path], projects: Path) -> Path:
+    from .card import load_card
+    from .compare import run
+
+    return run([load_card(p) for p in card_paths], projects)
 
 
 def run_scan(card_path: Path, projects: Path, workers: int | None, scheduler: str | None) -> Path:
@@ -240,6 +263,10 @@ def _main(args: argparse.Namespace) -> int:
         if args.command == "import":
             card_path = run_import(args)
             print(f"import: {card_path}; next: trigger-nn build {card_path}")
+            return 0
+        if args.command == "compare":
+            out = run_compare(args.cards, args.projects)
+            print(f"comparison: {out / 'compare.md'} and {out / 'compare.json'}")
             return 0
         if args.command == "scan":
             if args.workers is not None and args.workers < 1:

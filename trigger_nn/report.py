@@ -197,7 +197,13 @@ def _pipeline(plan: StagePlan) -> dict[str, Any]:
 def failure_report(card: Card, project: Path, verified: VerifyResult) -> dict[str, Any]:
     """A design that is not bit-exact gets a report too: FAIL, where it first differs, and nothing else."""
     ver = _verification(verified)
-    report = {"model": card.name, "versions": tool_versions(), "card": card_to_dict(card), "verification": ver}
+    report = {
+        "model": card.name,
+        "verdict": "FAIL",
+        "versions": tool_versions(),
+        "card": card_to_dict(card),
+        "verification": ver,
+    }
     lines = [
         f"# trigger_nn report: {card.name} — FAIL",
         "",
@@ -289,6 +295,7 @@ def run(card: Card, project: Path) -> dict[str, Any]:
         "stage_seconds": timings,
         "made_from": to_plain(provenance.record(card, project, "report", optional=optional)),
     }
+    report["verdict"] = verdict(report)
     _write(project, report, render_markdown(report, phys.markdown))
     return report
 
@@ -377,15 +384,20 @@ def _trigger_lines(t: dict[str, Any]) -> list[str]:
     ]
 
 
+def verdict(r: dict[str, Any]) -> str:
+    """PASS when the firmware is bit-exact in verify, in cosim (with and without gaps) and in the trigger stage's
+    runs, and within its latency budget."""
+    lat, trig = r["latency"], r["trigger"]
+    clean = lat["mismatches"] == 0 and lat["idle_gaps"]["mismatches"] == 0
+    clean = clean and (not trig["applies"] or all(not any(x["mismatches"].values()) for x in trig["runs"]))
+    return "PASS" if r["verification"]["passed"] and clean and lat["margin_ns"] >= 0 else "FAIL"
+
+
 def render_markdown(r: dict[str, Any], physics_lines: list[str]) -> str:
     lat, ver, res, phys = r["latency"], r["verification"], r["resources"], r["physics"]["firmware"]
     pipe = lat["pipeline"]
-    clean = lat["mismatches"] == 0 and lat["idle_gaps"]["mismatches"] == 0
-    trig = r["trigger"]
-    clean = clean and (not trig["applies"] or all(not any(x["mismatches"].values()) for x in trig["runs"]))
-    verdict = "PASS" if ver["passed"] and clean and lat["margin_ns"] >= 0 else "FAIL"
     lines = [
-        f"# trigger_nn report: {r['model']} — {verdict}",
+        f"# trigger_nn report: {r['model']} — {verdict(r)}",
         "",
         f"{r['dataset']['description']}.",
         "",

@@ -121,6 +121,11 @@ class Task(Protocol):
         the trigger."""
         ...
 
+    def compare(self, names: list[str], datas: list[Any], physics: list[dict[str, Any]], plots: Path) -> Physics | None:
+        """Built cards of this task side by side (`trigger-nn compare`): their names, ``data`` sections and their
+        reports' physics metrics, in the same order; None where the task has nothing to compare."""
+        ...
+
 
 class TrainedFromData:
     """What most tasks share: the card's network is trained on the task's dataset, and a scan can vary it."""
@@ -133,4 +138,7 @@ class TrainedFromData:
         return None
 
     def scan_refusal(self, data: Any) -> str | None:
+        return None
+
+    def compare(self, names: list[str], datas: list[Any], physics: list[dict[str, Any]], plots: Path) -> Physics | None:
         return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -137,3 +138,8 @@ class EclTask(TrainedFromData):
         reference: Reference | None = None,
     ) -> Physics:
         return physics.evaluate(data, test, info, scores, rows, plots)
+
+    def compare(
+        self, names: list[str], datas: list[EclPhotonData], found: list[dict[str, Any]], plots: Path
+    ) -> Physics | None:
+        return physics.compare_views(names, datas, found, plots)

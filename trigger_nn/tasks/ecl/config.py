@@ -175,15 +175,15 @@ class EclPhotonData(TaskData):
             raise CardError(f"{where}: data.n_train and data.n_test must be at least 10")
 
     def dataset_bytes(self) -> int:
-        """Simulated clusters: inputs (float32, read once and copied twice by training), crystal images (float32,
-        and float64 thrice for the shower shapes), the truth, and one chunk's shower spots and crystal grids.
+        """Simulated clusters: inputs (float32, read once and copied twice by training), both views' images
+        (float32, and float64 thrice for the shower shapes), the truth, and one chunk's shower spots and grids.
         A user's file: 0 (its size is known only when read)."""
         if self.user is not None:
             return 0
         from .simulation import CHUNK, grid_size
 
         view = self.image_size if self.granularity is Granularity.CRYSTAL else self.tc_image_size
-        per_event = 3 * 4 * view**2 + (4 + 3 * 8) * self.image_size**2 + 128
+        per_event = 3 * 4 * view**2 + (4 + 3 * 8) * (self.image_size**2 + self.tc_image_size**2) + 256
         spots = 2 * self.spots_per_gev * self.energy_range_gev[1]  # two photons at most, of the highest energy
         working = CHUNK * (64 * spots + 4 * 8 * grid_size(self) ** 2)
         return (self.n_train + self.n_test) * per_event + int(working)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ import numpy as np
 
 from ...artifacts import DatasetInfo
 from ...dataset import Split
+from ...errors import CardError
 from .. import common
 from ..common import NN, binned_fraction, figure
 from ..protocol import Physics
@@ -275,8 +277,6 @@ def evaluate(
         f"{'beats' if beats else 'does NOT beat'} it: rejection {1 - nn.merged_pass[0.90]:.3f} against "
         f"{1 - selections[best].merged_pass[0.90]:.3f}.",
         "",
-    ]
-    lines += [
         f"The network against {best}, on the merged clusters where it matters (rejection at the cuts that keep "
         "90 % and 95 % of all photons; ± the binomial error of the merged clusters' count, the two selections "
         "judged on the same clusters):",
@@ -297,7 +297,7 @@ def evaluate(
         lines += [
             f"The line *{other_name}* is the same GBDT on the other view's shapes of the same clusters: it shows what "
             f"the {'finer' if other is CRYSTAL else 'coarser'} view gives a classical selection. The other view's "
-            "network is in its own card's report.",
+            "network is in its own card's report; `trigger-nn compare` (run by `make run`) sets both side by side.",
             "",
         ]
     if simulated:
@@ -423,3 +423,67 @@ def _plot_clusters(path: Path, cfg: EclPhotonData, test: Split, info: DatasetInf
                 ax.set_xticks([])
                 ax.set_yticks([])
         fig.suptitle(f"Test-set clusters as the trigger sees them ({unit}; counts of {cfg.lsb_mev:g} MeV)", fontsize=10)
+
+
+def compare_views(names: list[str], cfgs: list[EclPhotonData], found: list[dict[str, Any]], plots: Path) -> Physics:
+    """Cards of the same clusters side by side (the crystal and the trigger-cell view): each network against
+    its own view's GBDT and best single cut, overall and on single-bump merged clusters, and against separation."""
+    same = {dataclasses.replace(c, granularity=Granularity.CRYSTAL, tc_image_size=cfgs[0].tc_image_size) for c in cfgs}
+    if len(same) > 1 or len({(f["vectors"], f["merged_clusters"]) for f in found}) > 1:
+        raise CardError(
+            f"compare: {', '.join(names)} are not built on the same clusters (their data sections differ in more "
+            "than data.granularity and data.tc_image_size, or their verified test vectors differ); give them the "
+            "same seed, data keys and verify.n_vectors"
+        )
+    groups = ("all merged", "single-bump merged")
+    rows: list[dict[str, Any]] = []
+    for name, f in zip(names, found, strict=True):
+        cuts = [k for k in f["baselines"] if k != GBDT]
+        best_cut = max(cuts, key=lambda k: f["baselines"][k]["merged_rejection_at_90pct_photon_eff"])
+        by = f["merged_rejection_by_bumps"]
+        for selection in (NN, GBDT, best_cut):
+            auc = f["auc"] if selection == NN else f["baselines"][selection]["auc"]
+            rejections = {f"{g}_{e}": by[g][selection][e] for g in groups if g in by for e in ("90pct", "95pct")}
+            rows.append({"card": name, "view": f["view"], "selection": selection, "auc": auc} | rejections)
+    lines = [
+        "## Both views of the same clusters",
+        "",
+        f"{found[0]['merged_clusters']} merged clusters ({found[0]['single_bump_merged_clusters']} single-bump) and "
+        f"{found[0]['photons']} photons, the same verified test vectors in every card. Rejection of merged clusters at "
+        "the cuts that keep 90 % and 95 % of all photons; each network beside the GBDT on its own view's shower "
+        "shapes and its view's best single cut.",
+        "",
+        "| card | view | selection | AUC | all merged at 90 % | at 95 % | single-bump at 90 % | at 95 % |",
+        "|---|---|---|---|---|---|---|---|",
+        *[
+            f"| {r['card']} | {r['view']} | {r['selection']} | {r['auc']:.4f} | "
+            + " | ".join(f"{r.get(f'{g}_{e}', float('nan')):.3f}" for g in groups for e in ("90pct", "95pct"))
+            + " |"
+            for r in rows
+        ],
+        "",
+        "Absolute rejections belong to the simulation's model (`trigger_nn/tasks/ecl/simulation.py`); what the "
+        "finer view buys over the coarser one, on the same clusters, is the result.",
+        "",
+    ]
+    path = plots / "rejection_vs_separation.png"
+    with figure(path, figsize=(6.4, 4.6)) as (_, ax):
+        for i, (name, f) in enumerate(zip(names, found, strict=True)):
+            table = f["rejection_at_90pct_photon_eff_vs_separation_crystals"]
+            if not table:
+                continue
+            edges = np.asarray(table["bin_edges"])
+            centres = 0.5 * (edges[1:] + edges[:-1])
+            colour = f"C{i}"
+            for selection, ls in ((NN, "-"), (GBDT, "--")):
+                ax.errorbar(centres, table[selection]["rejection"], yerr=table[selection]["rejection_error"],
+                            color=colour, ls=ls, marker="o", ms=3, capsize=2,
+                            label=f"{name} ({f['view']}): {selection}")  # fmt: skip
+        ax.set_xlabel("photon separation at the crystal face (crystal widths)")
+        ax.set_ylabel("merged-cluster rejection at 90 % photon efficiency")
+        ax.set_ylim(0.0, 1.02)
+        ax.set_title("The same merged clusters seen by each card's view", fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower right", fontsize=7)
+    lines.append(f"![rejection_vs_separation](plots/{path.name})")
+    return Physics(metrics={"selections": rows}, markdown=lines, plots={"rejection_vs_separation": path})

@@ -51,6 +51,9 @@ class ImportedTask:
                        rows: np.ndarray, out_dir: Path) -> TriggerResult | None:  # fmt: skip
         return None  # an imported network is the whole trigger
 
+    def compare(self, names: list[str], datas: list[Any], physics: list[dict[str, Any]], plots: Path) -> Physics | None:
+        return None
+
     def evaluate(
         self,
         data: ImportedModel,
