@@ -10,10 +10,10 @@ import pytest
 from trigger_nn.artifacts import DatasetInfo
 from trigger_nn.cli import main
 from trigger_nn.dataset import Dataset, read_dataset
-from trigger_nn.errors import CardError
+from trigger_nn.errors import CardError, DataError
 from trigger_nn.tasks.ecl import EclTask
 from trigger_nn.tasks.ecl import physics as ecl_physics
-from trigger_nn.tasks.ecl.baselines import GBDT
+from trigger_nn.tasks.ecl.baselines import GBDT, gbdt_scores
 from trigger_nn.tasks.ecl.config import EclPhotonData, Granularity
 from trigger_nn.tasks.ecl.simulation import CLASS_NAMES
 
@@ -100,3 +100,9 @@ def test_views_of_other_clusters_are_not_compared(tmp_path: Path) -> None:
     crystal, cells = EclPhotonData(), EclPhotonData(granularity=Granularity.TRIGGER_CELL, alp_fraction=0.5)
     with pytest.raises(CardError, match="a, b are not built on the same clusters"):
         ecl_physics.compare_views(["a", "b"], [crystal, cells], [{}, {}], tmp_path)
+
+
+def test_a_gbdt_needs_both_classes() -> None:
+    shapes = {"e1_e9": np.linspace(0.1, 0.9, 50, dtype=np.float32)}
+    with pytest.raises(DataError, match="the 50 training clusters are all single photons: .*both classes"):
+        gbdt_scores(shapes, np.ones(50, dtype=np.int8), shapes, seed=1)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ...errors import DataError
 from .shower_shapes import SHAPE_NAMES, View
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,13 @@ def gbdt_scores(
     """The GBDT's score (log-odds of a photon) on ``test``, trained on ``train`` (shape key -> values)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
+    classes = np.unique(is_photon)
+    if classes.size < 2:
+        what = "single photons" if classes.size and classes[0] == 1 else "merged clusters"
+        raise DataError(
+            f"the {len(is_photon)} training clusters are all {what}: a classifier (the network, and the GBDT it is "
+            "compared with) needs both classes; give the file clusters of both labels"
+        )
     keys = sorted(train)
     model = HistGradientBoostingClassifier(**GBDT_SETTINGS, random_state=seed)
     model.fit(np.stack([train[k] for k in keys], axis=1), np.asarray(is_photon, dtype=int))
