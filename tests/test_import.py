@@ -26,16 +26,28 @@ MODELS = sorted(p.parent.name for p in DATA.glob("*/reference.npz"))
 FORMATS = {"json+h5": ("model.json", "weights.h5"), "h5": ("model.h5",)}
 
 
-def _import(tmp_path: Path, name: str, fmt: str, **kw) -> Path:
+#: models that import only with a flag: dense_softmax ends in a float softmax, which the firmware leaves out
+FLAGS = {"dense_softmax": {"drop_final_activation": True}}
+
+
+def _import(tmp_path: Path, name: str, fmt: str, inputs: str = "reference.npz", **kw) -> Path:
     paths = [DATA / name / f for f in FORMATS[fmt]]
     return importer.run(
         paths[0], paths[1] if len(paths) > 1 else None, f"{name}_{fmt.replace('+', '_')}",
-        models_dir=tmp_path / "models", inputs=DATA / name / "reference.npz", **kw,
+        models_dir=tmp_path / "models", inputs=DATA / name / inputs, **(FLAGS.get(name, {}) | kw),
     )  # fmt: skip
 
 
+def _outputs(name: str) -> np.ndarray:
+    """What the rebuilt model must output on reference.npz's x: QKeras' predictions, or its logits where the
+    import drops the final softmax."""
+    with np.load(DATA / name / ("logits.npz" if name in FLAGS else "reference.npz")) as ref:
+        return ref["y"]
+
+
 def test_the_reference_files_cover_what_the_issue_asks() -> None:
-    assert {"dense_tagger", "cnn1d", "cnn2d", "binary_ternary", "dense_auto_po2", "sign_weights_sigmoid"} <= set(MODELS)
+    assert {"dense_tagger", "cnn1d", "cnn2d", "binary_ternary", "dense_auto_po2", "sign_weights_sigmoid",
+            "dense_softmax", "dense_po2"} <= set(MODELS)  # fmt: skip
     for name in MODELS:
         with np.load(DATA / name / "reference.npz") as ref:
             assert len(ref["x"]) >= 1000 and len(ref["y"]) == len(ref["x"])
@@ -54,7 +66,8 @@ def test_an_imported_model_predicts_what_qkeras_predicted(tmp_path: Path, name: 
     model = keras.models.load_model(card.data.model, compile=False)
     with np.load(DATA / name / "reference.npz") as ref:
         ours = model.predict(ref["x"], batch_size=4096, verbose=0)
-        np.testing.assert_array_equal(ours.reshape(ref["y"].shape), ref["y"])
+    expected = _outputs(name)
+    np.testing.assert_array_equal(ours.reshape(expected.shape), expected)
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -104,7 +117,10 @@ def _cli_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
     [
         ("qsimplernn", r"\(QSimpleRNN\) is not supported: a recurrent layer"),
         ("qlstm", r"\(QLSTM\) is not supported: a recurrent layer"),
-        ("quantized_po2_kernel", r"quantized_po2.* is not supported: a power-of-two \(logarithmic\) quantiser"),
+        (
+            "quantized_relu_po2_activation",
+            r"quantized_relu_po2.* is not supported: a power-of-two \(logarithmic\) ReLU",
+        ),
     ],
 )
 def test_unsupported_layers_and_quantisers_are_named(
@@ -215,6 +231,8 @@ def test_unknown_and_unsupported_quantisers_say_why() -> None:
         quantizers.data_format(quantizers.parse("quantized_tanh(8,use_real_tanh=True)", "l"), "l")
     with pytest.raises(ConversionError, match="real sigmoid, which would need a lookup table"):
         quantizers.data_format(quantizers.parse("quantized_sigmoid(8,use_real_sigmoid=True)", "l"), "l")
+    with pytest.raises(ConversionError, match=r"power-of-two \(logarithmic\) ReLU on activations"):
+        quantizers.parse("quantized_relu_po2(4)", "layer x")
     with pytest.raises(ConversionError, match="is symmetric: its lowest value is 2\\*\\*-bits"):
         quantizers.data_format(quantizers.parse("quantized_sigmoid(6,symmetric=True)", "l"), "l")
 
@@ -244,6 +262,8 @@ def test_an_imported_model_passes_verify_and_cosim(tmp_path: Path, name: str) ->
     assert report["physics"]["firmware"]["qkeras_mismatches"] == 0
     assert report["resources"]["hgq2_ebops"] is None  # not trained here: no EBOPs, and no 0 standing in for them
     assert "HGQ2 EBOPs: none (an imported model" in (project / "report.md").read_text()
+    # a dropped final softmax is said in the report: the firmware outputs the logits
+    assert ("The firmware outputs the logits" in (project / "report.md").read_text()) == (name in FLAGS)
     shutil.rmtree(project)
 
 
@@ -255,11 +275,61 @@ def test_a_layer_outside_the_supported_set_is_named_with_what_it_would_take() ->
     with pytest.raises(ConversionError, match=r"layer 'r' \(ReLU\): a clipped, leaky or shifted ReLU"):
         rebuild.rebuild(chain(clipped), (1, 3, 4))
     softmax = files.Layer(name="s", kind="Activation", config={"activation": "softmax"})
+    flatten = files.Layer(name="f", kind="Flatten", config={})
     with pytest.raises(ConversionError, match="activation 'softmax' is a float function"):
-        rebuild.rebuild(chain(softmax), (1, 3, 4))
+        rebuild.rebuild(chain(softmax, flatten), (1, 3, 4))  # inside the network it would have to be computed
     depthwise = files.Layer(name="d", kind="QDepthwiseConv2D", config={})
     with pytest.raises(ConversionError, match="a depthwise convolution: HGQ2 has no depthwise layer"):
         rebuild.rebuild(chain(depthwise), (1, 3, 4))
     odd_pool = files.Layer(name="p", kind="AveragePooling1D", config={"pool_size": [3]})
     with pytest.raises(ConversionError, match="averages 3 values"):
         rebuild.rebuild(chain(odd_pool), (1, 3, 4))
+
+
+# --- a final softmax, and power-of-two weights -----------------------------------------------------------
+
+
+def test_a_final_softmax_is_refused_with_the_flag_that_drops_it(tmp_path: Path, capsys) -> None:
+    err = _cli_error(capsys, str(DATA / "dense_softmax" / "model.h5"), "-o", "sm", "--models", str(tmp_path))
+    assert "ends in a float softmax" in err and "--drop-final-activation" in err and "logits" in err
+    assert not (tmp_path / "sm.yaml").exists()
+    err = _cli_error(capsys, str(DATA / "dense_po2" / "model.h5"), "-o", "po", "--models", str(tmp_path),
+                     "--drop-final-activation")  # fmt: skip
+    assert "does not end in a float softmax or sigmoid" in err
+
+
+@pytest.mark.parametrize("inputs", ["reference.npz", "logits.npz"])
+def test_with_the_flag_y_may_be_qkeras_probabilities_or_its_logits(tmp_path: Path, inputs: str) -> None:
+    card_path = _import(tmp_path, "dense_softmax", "h5", inputs=inputs)
+    record = json.loads((card_path.parent / card_path.stem / "import.json").read_text())
+    assert record["dropped_final_activation"] == "softmax" and record["qkeras_mismatches"] == 0
+    assert record["qkeras_outputs"] == ("probabilities" if inputs == "reference.npz" else "logits")
+    with np.load(DATA / "dense_softmax" / "reference.npz") as ref:
+        # QKeras' probabilities are the float softmax of the logits the firmware outputs, and rank alike
+        logits = _outputs("dense_softmax")
+        p = importer.probabilities(logits, "softmax")
+        np.testing.assert_allclose(p, ref["y"], atol=importer.PROBABILITY_TOLERANCE)
+        assert np.array_equal(p.argmax(axis=1), ref["y"].argmax(axis=1))
+
+
+def test_probabilities_of_other_logits_are_a_mismatch(tmp_path: Path) -> None:
+    with np.load(DATA / "dense_softmax" / "reference.npz") as ref:
+        x, y = ref["x"], ref["y"]
+    np.savez(tmp_path / "swapped.npz", x=x, y=y[:, ::-1])  # the classes in the wrong order
+    from trigger_nn.errors import MismatchError
+
+    with pytest.raises(MismatchError, match="neither the rebuilt model's logits nor QKeras' softmax of them"):
+        importer.run(DATA / "dense_softmax" / "model.h5", None, "swapped", models_dir=tmp_path / "models",
+                     inputs=tmp_path / "swapped.npz", drop_final_activation=True)  # fmt: skip
+    assert not (tmp_path / "models" / "swapped.yaml").exists()
+
+
+def test_power_of_two_weights_follow_qkeras_rules() -> None:
+    """quantized_po2: sign(w) 2**e, e = round(log2 |w|) in [-2**b, 2**b - 1], b = bits - 1 - (exponent sign)."""
+    w = np.array([0.3, -0.7, 0.0, 1e-9, 100.0, -3.0, 1.9], dtype=np.float32)
+    po2 = quantizers.parse("quantized_po2(4)", "t")  # b = 2: exponents -4..3
+    np.testing.assert_array_equal(quantizers.quantize_weights(po2, w, "t"), [0.25, -0.5, 2**-4, 2**-4, 8.0, -4.0, 2.0])
+    bounded = quantizers.parse("quantized_po2(5, max_value=1)", "t")  # no exponent sign: -16..15, |w| <= 1
+    np.testing.assert_array_equal(quantizers.quantize_weights(bounded, w, "t"), [0.25, -0.5, 2**-16, 2**-16, 1, -1, 1])
+    floor = quantizers.parse("quantized_po2(4, log2_rounding='floor')", "t")
+    np.testing.assert_array_equal(quantizers.quantize_weights(floor, w, "t"), [0.25, -0.5, 2**-4, 2**-4, 8, -2, 1])

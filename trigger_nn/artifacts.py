@@ -407,6 +407,9 @@ class ImportRecord(Artifact):
     vectors: int
     qkeras_vectors: int  # vectors with QKeras' predictions, compared with the rebuilt model's
     qkeras_mismatches: int
+    dropped_final_activation: str | None = None  # "softmax" / "sigmoid": the firmware outputs the logits
+    qkeras_outputs: str = "outputs"  # what QKeras' predictions were: "outputs" (compared bit for bit), "logits"
+    # (bit for bit) or "probabilities" (through the dropped float function: arg-max and ordering equal)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -194,6 +194,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="the input word as fixed<W,I> or ufixed<W,I> (default: from --inputs or the first quantiser)",
     )
     imp.add_argument("--force", action="store_true", help="replace an existing card and model folder of that name")
+    imp.add_argument(
+        "--drop-final-activation",
+        action="store_true",
+        help="leave out a final float softmax or sigmoid, which only turns logits into probabilities: the firmware "
+        "outputs the logits (a trigger decides on them); --inputs' 'y' may then be the logits or QKeras' probabilities",
+    )
     return parser
 
 
@@ -204,7 +210,7 @@ def run_import(args: argparse.Namespace) -> Path:
     import_tensorflow()
     return run(
         args.model, args.weights, args.output, models_dir=args.models, inputs=args.inputs,
-        input_format=args.input_format, force=args.force,
+        input_format=args.input_format, force=args.force, drop_final_activation=args.drop_final_activation,
     )  # fmt: skip
 
 

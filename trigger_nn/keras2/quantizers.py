@@ -14,6 +14,11 @@ What QKeras 0.9.0 computes (``qkeras/quantizers.py``), all in float32, ``round``
   fraction bits and a sign, saturating; ``use_real_tanh`` takes the real tanh.
 - ``quantized_sigmoid(bits)``: by default the hard sigmoid ``clip(0.5 x + 0.5, 0, 1)`` quantised to ``bits``
   fraction bits, saturating below 1; ``use_real_sigmoid`` takes the real sigmoid.
+- ``quantized_po2(bits, max_value, quadratic_approximation, log2_rounding)``: ``sign(x) * 2**e``, 0 taken as
+  +1, ``e = round(log(min(|x|, max_value)) / log 2)`` (``floor`` with ``log2_rounding='floor'``; of the square
+  root, doubled, with ``quadratic_approximation``) clipped to ``[-2**b, 2**b - 1]`` with ``b = bits - 1`` less
+  an exponent sign bit unless ``max_value`` is at most 1; ``|x| < 1e-7`` gives the smallest exponent. As a
+  weight, each value is a constant ``+-2**e``: an ordinary fixed-point constant for hls4ml and da4ml.
 - ``binary(alpha)``: ``alpha * sign(x)``, 0 taken as +1; ``ternary(alpha, threshold=0.33)``:
   ``alpha * sign(x) * (|x| >= threshold)``. As kernel quantisers without an alpha, QKeras' layers turn
   both (and ``quantized_bits``) into ``alpha='auto_po2'``, a power-of-two scale per output channel.
@@ -47,14 +52,16 @@ SIGNATURES: dict[str, dict[str, Any]] = {
     "quantized_sigmoid": {"bits": 8, "symmetric": False, "use_real_sigmoid": False, "use_stochastic_rounding": False},
     "binary": {"use_01": False, "alpha": None, "use_stochastic_rounding": False},
     "ternary": {"alpha": None, "threshold": None, "use_stochastic_rounding": False, "number_of_unrolls": 5},
+    "quantized_po2": {
+        "bits": 8, "max_value": None, "use_stochastic_rounding": False, "quadratic_approximation": False,
+        "log2_rounding": "rnd", "qnoise_factor": 1.0, "var_name": None, "use_ste": True, "use_variables": False,
+    },
 }  # fmt: skip
 
 #: QKeras quantisers the flow cannot implement exactly, and what it would take
 UNSUPPORTED = {
-    "quantized_po2": "a power-of-two (logarithmic) quantiser: its values are +-2**k, which needs shift-based "
-    "multipliers the firmware back-ends do not build from it",
-    "quantized_relu_po2": "a power-of-two (logarithmic) ReLU: its values are 2**k, which needs shift-based "
-    "multipliers the firmware back-ends do not build from it",
+    "quantized_relu_po2": "a power-of-two (logarithmic) ReLU on activations: its outputs 2**k are not a "
+    "fixed-point grid, so the next layer would need a shift per value rather than a multiplication",
     "quantized_ulaw": "a mu-law (logarithmic) quantiser, not a fixed-point one",
     "stochastic_binary": "stochastic rounding has no deterministic firmware",
     "stochastic_ternary": "stochastic rounding has no deterministic firmware",
@@ -204,6 +211,32 @@ def _auto_po2(q: Quantizer, w: np.ndarray) -> np.ndarray:
     return (scale * m_i * z).astype(f32)
 
 
+def _po2(q: Quantizer, w: np.ndarray, where: str) -> np.ndarray:
+    """QKeras' ``quantized_po2`` of weights, in float32 as it computes it (``_clip_power_of_two``)."""
+    f32 = np.float32
+    max_value, rounding = q["max_value"], q["log2_rounding"]
+    if rounding not in ("rnd", "floor"):
+        raise ConversionError(f"{where}: {q.text} has log2_rounding {rounding!r}; QKeras takes 'rnd' or 'floor'")
+    if max_value is not None and max_value < 0:
+        raise ConversionError(f"{where}: {q.text} has a negative max_value, which QKeras refuses")
+    effect = q["bits"] - 1 - (0 if max_value is not None and max_value <= 1 else 1)
+    min_exp, max_exp = -(2**effect), 2**effect - 1
+    if q["quadratic_approximation"]:
+        max_exp = 2 * (max_exp // 2)
+    eps = f32(1e-7)  # keras.backend.epsilon()
+    a = np.abs(w)
+    x = np.where(a < eps, eps, a)
+    if max_value is not None:
+        x = np.where(x >= f32(max_value), f32(max_value), x).astype(f32)
+    factor = f32(2.0) if q["quadratic_approximation"] else f32(1.0)
+    x = np.sqrt(x) if q["quadratic_approximation"] else x
+    log2 = (np.log(x) / f32(np.log(2.0))).astype(f32)
+    exponent = np.floor(log2) if rounding == "floor" else np.round(log2)
+    exponent = np.where(a < eps, f32(min_exp), factor * np.clip(exponent, min_exp, max_exp))
+    sign = np.sign(w) + (f32(1.0) - np.abs(np.sign(w)))
+    return (sign * np.power(f32(2.0), exponent)).astype(f32)
+
+
 def _alpha(q: Quantizer) -> float:
     return 1.0 if q.params.get("alpha") is None else float(q["alpha"])
 
@@ -236,6 +269,8 @@ def quantize_weights(q: Quantizer, w: np.ndarray, where: str) -> np.ndarray:
     if q.name == "ternary":
         threshold = np.float32(0.33 if q["threshold"] is None else q["threshold"])
         return (np.float32(_alpha(q)) * (np.abs(w) >= threshold) * np.sign(w)).astype(np.float32)
+    if q.name == "quantized_po2":
+        return _po2(q, w, where)
     raise ConversionError(f"{where}: {q.text} quantises activations; as a weight quantiser it is not supported")
 
 

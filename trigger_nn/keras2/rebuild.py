@@ -56,6 +56,32 @@ SUPPORTED = (
 )
 
 
+#: float functions that only turn a classifier's logits into probabilities: a trigger can decide on the logits
+PROBABILITIES = ("softmax", "sigmoid")
+
+
+def final_probability(k2: Keras2Model) -> str | None:
+    """``softmax`` or ``sigmoid`` when the model's last step is that float function (a layer, or the activation
+    of the last dense or convolution layer), else None."""
+    if not k2.layers:
+        return None
+    last = k2.layers[-1]
+    if last.kind == "Softmax":
+        return "softmax"
+    value = last.config.get("activation") if last.kind in ("Activation", "QActivation", "QDense", "QConv1D",
+                                                          "QConv2D") else None  # fmt: skip
+    return value if isinstance(value, str) and value in PROBABILITIES else None
+
+
+def _final_refusal(layer: Layer, function: str) -> ConversionError:
+    return ConversionError(
+        f"{_where(layer)}: the model ends in a float {function}, which only turns the logits into probabilities; "
+        "the firmware cannot compute it exactly, and a trigger does not need it (the arg-max, and every cut on a "
+        f"sigmoid's probability, are the same on the logits): import with --drop-final-activation and the firmware "
+        "outputs the logits"
+    )
+
+
 def _weight_config(values: np.ndarray) -> Any:
     """A format that holds these constants exactly, so that quantizing them changes nothing."""
     return fixed_quantizer_config(qk.holding_format(values), place="weight", round_mode="RND")
@@ -222,20 +248,29 @@ def _pooling(layer: Layer) -> Any:
     )  # fmt: skip
 
 
-def rebuild(k2: Keras2Model, input_kif: FixedFormat) -> Any:
-    """The Keras 3 / HGQ2 model that computes what the QKeras model does, on inputs of ``input_kif``."""
+def rebuild(k2: Keras2Model, input_kif: FixedFormat, *, drop_final_activation: bool = False) -> Any:
+    """The Keras 3 / HGQ2 model that computes what the QKeras model does, on inputs of ``input_kif``.
+
+    A final softmax or sigmoid (``final_probability``) is refused, naming the flag; with
+    ``drop_final_activation`` the model ends before it, on the logits."""
     import keras
     from hgq.layers import Quantizer
 
+    final = final_probability(k2)
+    if final is not None and not drop_final_activation:
+        raise _final_refusal(k2.layers[-1], final)
     inp = keras.Input(shape=k2.input_shape, name="model_input")
     h = Quantizer(input_quantizer_config(input_kif), name="input_bus")(inp)  # words arrive on the grid
     assignments: list[tuple[Any, dict[str, np.ndarray] | list[np.ndarray]]] = []
-    for layer in k2.layers:
+    for index, layer in enumerate(k2.layers):
+        dropped = final is not None and index == len(k2.layers) - 1
+        if dropped and layer.kind in ("Softmax", "Activation", "QActivation"):
+            break
         if layer.kind in ("QDense", "QConv1D", "QConv2D"):
             built, values = _dense_or_conv(layer)
             h = built(h)
             assignments.append((built, values))
-            after = _activation(layer, layer.config.get("activation"))
+            after = [] if dropped else _activation(layer, layer.config.get("activation"))
         elif layer.kind == "QActivation":
             after = _activation(layer, layer.config.get("activation"))
         elif layer.kind == "ReLU":

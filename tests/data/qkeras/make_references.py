@@ -825,6 +825,98 @@ def make_sign_weights_sigmoid(out_dir):
     )
 
 
+def build_dense_softmax():
+    inp = keras.Input(shape=(16,), name="features")
+    h = QActivation(quantized_bits(10, 4, alpha=1), name="q_in")(inp)
+    h = QDense(12, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(8, 3, alpha=1),
+               name="dense1")(h)  # fmt: skip
+    h = QActivation("quantized_relu(6,2)", name="relu1")(h)
+    h = QDense(4, kernel_quantizer=quantized_bits(8, 2, alpha=1), bias_quantizer=quantized_bits(8, 3, alpha=1),
+               name="dense_out")(h)  # fmt: skip
+    out = keras.layers.Activation("softmax", name="softmax")(h)
+    return keras.Model(inp, out, name="dense_softmax")
+
+
+def make_dense_softmax(out_dir):
+    """A classifier as the hls4ml community publishes them: a float softmax after the last QDense. Besides
+    QKeras' probabilities (reference.npz) it writes logits.npz: the same x and QKeras' own logits (the output
+    of dense_out), for an importer that drops the softmax."""
+    seed_everything(SEED + 7)
+    rng = np.random.default_rng(SEED + 7)
+    grid = {"bits": 12, "frac_bits": 6, "signed": True}
+    xtr, ltr = sparse_features(rng, 6000)
+    xtr = snap(xtr, grid)
+    model = build_dense_softmax()
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss=keras.losses.SparseCategoricalCrossentropy())
+    model.fit(xtr, ltr % 4, epochs=6, batch_size=64, shuffle=True, verbose=0)
+    xte, lte = sparse_features(rng, 1000)
+    first_q = input_quantizer(10, 4, 12)
+    x, groups = reference_inputs(rng, lambda n: sparse_features(rng, n)[0], (16,), grid, first_q)
+    logits = keras.Model(model.input, model.get_layer("dense_out").output)
+    y_logits = logits.predict(x, batch_size=250, verbose=0).astype(np.float32)
+    manifest = save_all(
+        "dense_softmax",
+        model,
+        x,
+        groups,
+        accuracy_fn(snap(xte, grid), lte % 4),
+        "16 features -> QActivation(quantized_bits(10,4)) -> QDense(12) + quantized_relu(6,2) -> QDense(4) -> "
+        "Activation('softmax'), a float softmax over the logits. logits.npz: QKeras' logits (dense_out's output).",
+        grid,
+        first_q,
+        out_dir,
+        {"float_alpha": None, "notes": ["y in reference.npz are probabilities; logits.npz holds the logits"]},
+    )
+    d = out_dir / "dense_softmax"
+    np.savez_compressed(d / "logits.npz", x=x, y=y_logits)
+    manifest["files"]["logits.npz"] = {"bytes": (d / "logits.npz").stat().st_size, "sha256": sha256(d / "logits.npz")}
+    (d / "manifest.json").write_text(json.dumps(manifest, indent=1, default=str) + "\n")
+    return manifest
+
+
+def build_dense_po2():
+    inp = keras.Input(shape=(16,), name="features")
+    h = QActivation(quantized_bits(10, 4, alpha=1), name="q_in")(inp)
+    h = QDense(12, kernel_quantizer=quantized_po2(4), bias_quantizer=quantized_bits(8, 3, alpha=1), name="dense1")(h)
+    h = QActivation("quantized_relu(6,2)", name="relu1")(h)
+    h = QDense(8, kernel_quantizer=quantized_po2(5, max_value=1), bias_quantizer=quantized_bits(8, 3, alpha=1),
+               name="dense2")(h)  # fmt: skip
+    h = QActivation("quantized_relu(6,2)", name="relu2")(h)
+    out = QDense(2, kernel_quantizer=quantized_po2(4, log2_rounding="floor"),
+                 bias_quantizer=quantized_bits(8, 3, alpha=1), name="dense_out")(h)  # fmt: skip
+    return keras.Model(inp, out, name="dense_po2")
+
+
+def make_dense_po2(out_dir):
+    seed_everything(SEED + 8)
+    rng = np.random.default_rng(SEED + 8)
+    grid = {"bits": 12, "frac_bits": 6, "signed": True}
+    xtr, ltr = sparse_features(rng, 6000)
+    xtr = snap(xtr, grid)
+    model = build_dense_po2()
+    model.compile(
+        optimizer=keras.optimizers.Adam(3e-3), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
+    model.fit(xtr, ltr, epochs=6, batch_size=64, shuffle=True, verbose=0)
+    xte, lte = sparse_features(rng, 1000)
+    first_q = input_quantizer(10, 4, 12)
+    x, groups = reference_inputs(rng, lambda n: sparse_features(rng, n)[0], (16,), grid, first_q)
+    return save_all(
+        "dense_po2",
+        model,
+        x,
+        groups,
+        accuracy_fn(snap(xte, grid), lte),
+        "16 features -> QActivation(quantized_bits(10,4)) -> QDense(12, kernel quantized_po2(4)) + "
+        "quantized_relu(6,2) -> QDense(8, kernel quantized_po2(5, max_value=1)) + quantized_relu(6,2) -> "
+        "QDense(2, kernel quantized_po2(4, log2_rounding='floor')): power-of-two weights +-2**e.",
+        grid,
+        first_q,
+        out_dir,
+        {"float_alpha": None, "notes": ["quantized_po2: sign(w) * 2**clip(round(log2(min(|w|, max_value))))"]},
+    )
+
+
 def make_unsupported(out_dir):
     root = out_dir / "unsupported"
     if root.exists():
@@ -889,18 +981,18 @@ def make_unsupported(out_dir):
 
     inp = keras.Input(shape=(8,), name="x")
     h = QActivation("quantized_bits(8,3,alpha=1)", name="q_in")(inp)
-    out = QDense(4, kernel_quantizer=quantized_po2(4), bias_quantizer=quantized_bits(8, 3, alpha=1), name="dense_po2")(
-        h
-    )
+    h = QDense(4, kernel_quantizer=quantized_bits(8, 2, alpha=1), bias_quantizer=quantized_bits(8, 3, alpha=1),
+               name="dense")(h)  # fmt: skip
+    out = QActivation("quantized_relu_po2(4)", name="relu_po2")(h)
     save(
-        "quantized_po2_kernel",
-        keras.Model(inp, out, name="po2_kernel"),
-        "QDense(4) whose kernel_quantizer is quantized_po2(4)",
-        "power-of-two (logarithmic) weight quantiser",
+        "quantized_relu_po2_activation",
+        keras.Model(inp, out, name="relu_po2"),
+        "QDense(4) then QActivation('quantized_relu_po2(4)')",
+        "power-of-two (logarithmic) activation quantiser",
     )
 
     # alpha='auto_po2' (and a kernel quantiser given without alpha, which QKeras saves as it) is
-    # imported: see dense_auto_po2, a model with reference predictions.
+    # imported: see dense_auto_po2, a model with reference predictions. quantized_po2 weights too: dense_po2.
 
     manifest = {
         "description": "Small QKeras 0.9.0 models (model.h5 only) that "
@@ -922,7 +1014,8 @@ def main(argv=None):
         "--only",
         nargs="*",
         default=None,
-        help="subset of: dense_tagger cnn1d cnn2d binary_ternary dense_auto_po2 sign_weights_sigmoid unsupported",
+        help="subset of: dense_tagger cnn1d cnn2d binary_ternary dense_auto_po2 sign_weights_sigmoid dense_softmax "
+        "dense_po2 unsupported",
     )
     args = ap.parse_args(argv)
     tf.config.experimental.enable_op_determinism()
@@ -938,6 +1031,8 @@ def main(argv=None):
         "binary_ternary": make_binary_ternary,
         "dense_auto_po2": make_dense_auto_po2,
         "sign_weights_sigmoid": make_sign_weights_sigmoid,
+        "dense_softmax": make_dense_softmax,
+        "dense_po2": make_dense_po2,
         "unsupported": make_unsupported,
     }
     todo = args.only or list(makers)

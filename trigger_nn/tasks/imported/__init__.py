@@ -67,19 +67,38 @@ class ImportedTask:
         record = ImportRecord.load(data.record) if data.record.is_file() else None
         compared = record.qkeras_vectors if record else 0
         mismatches = record.qkeras_mismatches if record else None
+        dropped = record.dropped_final_activation if record else None
+        how = {
+            "outputs": "equal QKeras' own predictions",
+            "logits": "equal QKeras' own logits",
+            "probabilities": f"give QKeras' own probabilities through the dropped float {dropped} (within "
+            "float32 rounding, the same arg-max and order)",
+        }[record.qkeras_outputs if record else "outputs"]
         qkeras = (
-            f"the rebuilt model's outputs equal QKeras' own predictions on {compared} vectors "
-            f"({mismatches} differ; `trigger-nn import`, {data.record})"
+            f"the rebuilt model's outputs {how} on {compared} vectors ({mismatches} differ; `trigger-nn import`, "
+            f"{data.record})"
             if compared
             else "no QKeras predictions were given to `trigger-nn import`, so its equality with QKeras is not measured"
         )
+        lines = [
+            f"An imported model ({data.source}): its vectors carry no labels, so there is no figure of merit. "
+            f"Instead: {qkeras}; and the firmware's outputs equal the rebuilt model's (Bit-exact verification, above)."
+        ]
+        if dropped:
+            lines += [
+                "",
+                f"**The firmware outputs the logits.** The model's final float {dropped} was left out at import "
+                "(`--drop-final-activation`): it only turns logits into probabilities, and the trigger decides on "
+                "the logits (the arg-max, and every cut on a sigmoid's probability, are the same on them).",
+            ]
         return Physics(
-            metrics={"vectors": int(len(rows)), "qkeras_vectors": compared, "qkeras_mismatches": mismatches},
-            markdown=[
-                f"An imported model ({data.source}): its vectors carry no labels, so there is no figure of merit. "
-                f"Instead: {qkeras}; and the firmware's outputs equal the rebuilt model's (Bit-exact verification, "
-                "above)."
-            ],
+            metrics={
+                "vectors": int(len(rows)),
+                "qkeras_vectors": compared,
+                "qkeras_mismatches": mismatches,
+                "dropped_final_activation": dropped,
+            },
+            markdown=lines,
         )
 
     def scan_refusal(self, data: ImportedModel) -> str | None:

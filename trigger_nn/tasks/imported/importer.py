@@ -25,7 +25,7 @@ from ...card import RESERVED_NAMES
 from ...errors import CardError, DataError, MismatchError
 from ...keras2 import files
 from ...keras2.quantizers import holding_format
-from ...keras2.rebuild import rebuild
+from ...keras2.rebuild import final_probability, rebuild
 from .config import ImportedModel
 
 log = logging.getLogger(__name__)
@@ -96,6 +96,60 @@ def _random_words(kif: FixedFormat, shape: tuple[int, ...], n: int, seed: int) -
     return np.ldexp(np.random.default_rng(seed).integers(low, high + 1, (n, *shape)), -f).astype(np.float64)
 
 
+def probabilities(logits: np.ndarray, function: str) -> np.ndarray:
+    """The float function the import dropped, in float32 as Keras computes it: softmax over the last axis, or
+    the logistic sigmoid."""
+    z = np.asarray(logits, dtype=np.float32)
+    if function == "sigmoid":
+        return (np.float32(1) / (np.float32(1) + np.exp(-z))).astype(np.float32)
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+
+#: how far QKeras' float32 probabilities may lie from ours (exp and the division round differently)
+PROBABILITY_TOLERANCE = 1e-5
+
+
+def _compare(ours: np.ndarray, y: np.ndarray, dropped: str | None, where: str) -> tuple[int, str]:
+    """QKeras' predictions ``y`` against the rebuilt model's ``ours``: (vectors that differ, what ``y`` was).
+
+    Bit for bit, unless the final float function was dropped and ``y`` is QKeras' probabilities: then they must
+    equal that function of our logits within float32 rounding, with the same arg-max (softmax) or the same order
+    of vectors (sigmoid), or nothing is written."""
+    n = len(ours)
+    theirs = y.astype(ours.dtype).reshape(ours.shape)
+    differ = np.flatnonzero((ours != theirs).reshape(n, -1).any(axis=1))
+    if dropped is None or differ.size == 0:
+        if differ.size:
+            i = int(differ[0])
+            raise MismatchError(
+                f"the rebuilt model differs from QKeras' predictions in {where} on {differ.size} of {n} vectors "
+                f"(first: vector {i}, {ours[i].ravel()[:4]} vs {theirs[i].ravel()[:4]}); nothing written"
+            )
+        log.info("the rebuilt model equals QKeras' %s on all %d vectors", "logits" if dropped else "predictions", n)
+        return 0, "logits" if dropped else "outputs"
+    p = probabilities(ours, dropped).reshape(n, -1)
+    t = theirs.reshape(n, -1)
+    far = np.abs(p - t).max(axis=1) > PROBABILITY_TOLERANCE
+    if dropped == "softmax":
+        reordered = p.argmax(axis=1) != t.argmax(axis=1)
+    else:  # QKeras' probabilities, taken in the order of our logits, must not fall
+        order = np.argsort(ours.reshape(n), kind="stable")
+        reordered = np.zeros(n, dtype=bool)
+        reordered[order[1:]] = np.diff(t[order, 0]) < 0
+    bad = np.flatnonzero(far | reordered)
+    if bad.size:
+        i = int(bad[0])
+        raise MismatchError(
+            f"{where}: 'y' is neither the rebuilt model's logits nor QKeras' {dropped} of them on {bad.size} of {n} "
+            f"vectors (first: vector {i}, {dropped}(logits) {p[i][:4]} vs y {t[i][:4]}); nothing written"
+        )
+    log.info("QKeras' probabilities in %s equal the %s of the rebuilt model's logits on all %d vectors (within "
+             "%g; same %s)", where, dropped, n, PROBABILITY_TOLERANCE,
+             "arg-max" if dropped == "softmax" else "order")  # fmt: skip
+    return 0, "probabilities"
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -110,6 +164,7 @@ def run(
     input_format: str | None = None,
     seed: int = 1234,
     force: bool = False,
+    drop_final_activation: bool = False,
 ) -> Path:
     """Import one model; returns the card's path."""
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name) or name.lower() in RESERVED_NAMES:
@@ -143,20 +198,14 @@ def run(
         x = _random_words(kif, k2.input_shape, DEFAULT_VECTORS, seed)
         log.info("no --inputs: %d random words over the input format", len(x))
     _on_grid(x, kif, str(inputs) if inputs else "the inputs")
-    model = rebuild(k2, kif)
-    mismatches = 0
+    dropped = final_probability(k2) if drop_final_activation else None
+    if drop_final_activation and dropped is None:
+        raise CardError(f"--drop-final-activation: {model_file} does not end in a float softmax or sigmoid")
+    model = rebuild(k2, kif, drop_final_activation=drop_final_activation)
+    mismatches, compared_as = 0, "outputs"
     if y is not None:
         ours = np.asarray(model.predict(x.astype(np.float32), batch_size=4096, verbose=0))
-        theirs = np.asarray(y, dtype=ours.dtype).reshape(ours.shape)
-        differ = np.flatnonzero((ours != theirs).reshape(len(x), -1).any(axis=1))
-        mismatches = len(differ)
-        if mismatches:
-            i = int(differ[0])
-            raise MismatchError(
-                f"the rebuilt model differs from QKeras' predictions in {inputs} on {mismatches} of {len(x)} vectors "
-                f"(first: vector {i}, {ours[i].ravel()[:4]} vs {theirs[i].ravel()[:4]}); nothing written"
-            )
-        log.info("the rebuilt model equals QKeras' predictions on all %d vectors", len(x))
+        mismatches, compared_as = _compare(ours, np.asarray(y), dropped, str(inputs))
 
     record = ImportRecord(
         sources={str(p): _sha256(Path(p)) for p in (model_file, weights_file) if p is not None},
@@ -167,6 +216,8 @@ def run(
         vectors=len(x),
         qkeras_vectors=0 if y is None else len(x),
         qkeras_mismatches=mismatches,
+        dropped_final_activation=dropped,
+        qkeras_outputs=compared_as,
     )
     source = " ".join(str(p) for p in (model_file, weights_file) if p is not None)
     card = {
