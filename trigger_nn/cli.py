@@ -54,7 +54,8 @@ COMPARE_HELP = (
 )
 IMPORT_HELP = (
     "read a Keras 2 / QKeras 0.9 model (MODEL.json WEIGHTS.h5, or MODEL.h5) and rebuild it on Keras 3 / HGQ2 with "
-    "the same quantisers -> MODELS/NAME.yaml and MODELS/NAME/"
+    "the same quantisers, or take a Keras 3 model of HGQ2 layers (MODEL.keras) as it is -> MODELS/NAME.yaml and "
+    "MODELS/NAME/"
 )
 
 
@@ -179,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=IMPORT_HELP,
         description=IMPORT_HELP[0].upper() + IMPORT_HELP[1:] + ". Then `trigger-nn build MODELS/NAME.yaml`.",
     )
-    imp.add_argument("model", type=Path, help="MODEL.json (with WEIGHTS.h5) or a full-model MODEL.h5")
+    imp.add_argument("model", type=Path, help="MODEL.json (with WEIGHTS.h5), a full-model MODEL.h5, or MODEL.keras")
     imp.add_argument("weights", type=Path, nargs="?", help="WEIGHTS.h5 for a MODEL.json")
     imp.add_argument("-o", "--output", required=True, metavar="NAME", help="the imported model's name (its card)")
     imp.add_argument("--models", type=Path, default=Path("models"), help="where the card goes (default: models)")

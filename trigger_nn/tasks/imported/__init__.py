@@ -69,7 +69,7 @@ class ImportedTask:
         mismatches = record.qkeras_mismatches if record else None
         dropped = record.dropped_final_activation if record else None
         how = {
-            "outputs": "equal QKeras' own predictions",
+            "outputs": "equal the original model's own predictions (QKeras', or Keras 3's for a .keras file)",
             "logits": "equal QKeras' own logits",
             "probabilities": f"give QKeras' own probabilities through the dropped float {dropped} (within "
             "float32 rounding, the same arg-max and order)",

@@ -1,4 +1,7 @@
-"""`trigger-nn import`: a Keras 2 / QKeras model file -> a rebuilt Keras 3 / HGQ2 model and a model card.
+"""`trigger-nn import`: a model file -> a Keras 3 / HGQ2 model and a model card.
+
+A Keras 2 / QKeras file is rebuilt on HGQ2 layers (``keras2/``); a Keras 3 file of HGQ2 layers is taken as
+it is (``keras3.py``), behind the input bus.
 
 The import writes ``<models>/<name>/model.keras`` (the rebuilt model), ``inputs.npz`` (the vectors that
 verify and cosim send, on the input bus's grid), ``import.json`` (what was read and how it compared with
@@ -26,6 +29,7 @@ from ...errors import CardError, DataError, MismatchError
 from ...keras2 import files
 from ...keras2.quantizers import holding_format
 from ...keras2.rebuild import final_probability, rebuild
+from . import keras3
 from .config import ImportedModel
 
 log = logging.getLogger(__name__)
@@ -174,34 +178,53 @@ def run(
     card_path, folder = models_dir / f"{name}.yaml", models_dir / name
     if not force and (card_path.exists() or folder.exists()):
         raise CardError(f"{card_path} or {folder} already exists; give --force to replace them")
-    k2 = files.read(model_file, weights_file)
-    log.info("read %s: %d layers (Keras %s): %s", model_file, len(k2.layers), k2.keras_version,
-             ", ".join(f"{layer.name} ({layer.kind})" for layer in k2.layers))  # fmt: skip
+    k2 = k3 = None
+    if Path(model_file).suffix == ".keras":  # Keras 3: HGQ2's layers, imported as they are
+        if weights_file is not None:
+            raise CardError(f"{model_file}: a .keras file holds its weights; give it alone")
+        if drop_final_activation:
+            raise CardError("--drop-final-activation applies to Keras 2 / QKeras files; in a Keras 3 model, end "
+                            "the network on the logits")  # fmt: skip
+        k3 = keras3.read(Path(model_file))
+        keras3.check(k3)
+        input_shape = tuple(int(d) for d in k3.input_shape[1:])
+        layers = tuple(f"{layer.name} ({type(layer).__name__})" for layer in k3.layers)
+        version = keras3.keras_version(Path(model_file))
+    else:
+        k2 = files.read(model_file, weights_file)
+        input_shape = k2.input_shape
+        layers = tuple(f"{layer.name} ({layer.kind})" for layer in k2.layers)
+        version = k2.keras_version
+    log.info("read %s: %d layers (Keras %s): %s", model_file, len(layers), version, ", ".join(layers))
 
     x = y = None
     if inputs is not None:
-        x, y = _read_inputs(inputs, k2.input_shape)
+        x, y = _read_inputs(inputs, input_shape)
     if input_format is not None:
         kif, origin = parse_format(input_format), f"--input-format {input_format}"
     elif x is not None:
         kif, origin = holding_format(x), f"the values of {inputs}"
-    elif (first := _first_quantizer_kif(k2)) is not None:
+    elif k2 is not None and (first := _first_quantizer_kif(k2)) is not None:
         kif, origin = first, f"the model's first quantiser ({k2.layers[0].name})"
     else:
         raise CardError(
-            f"{model_file}: the model has no input quantiser, so the input word is unknown: give --input-format "
-            "fixed<W,I> (the trigger word) or --inputs FILE.npz"
+            f"{model_file}: the input word is unknown (no input quantiser in a Keras 2 model, or a Keras 3 model): "
+            "give --input-format fixed<W,I> (the trigger word) or --inputs FILE.npz"
         )
     if kif.width > 32:
         raise CardError(f"the input word ({origin}) is {kif.width} bits wide; da4ml's input bus takes at most 32")
     if x is None:
-        x = _random_words(kif, k2.input_shape, DEFAULT_VECTORS, seed)
+        x = _random_words(kif, input_shape, DEFAULT_VECTORS, seed)
         log.info("no --inputs: %d random words over the input format", len(x))
     _on_grid(x, kif, str(inputs) if inputs else "the inputs")
-    dropped = final_probability(k2) if drop_final_activation else None
-    if drop_final_activation and dropped is None:
-        raise CardError(f"--drop-final-activation: {model_file} does not end in a float softmax or sigmoid")
-    model = rebuild(k2, kif, drop_final_activation=drop_final_activation)
+    dropped = None
+    if k2 is not None:
+        dropped = final_probability(k2) if drop_final_activation else None
+        if drop_final_activation and dropped is None:
+            raise CardError(f"--drop-final-activation: {model_file} does not end in a float softmax or sigmoid")
+        model = rebuild(k2, kif, drop_final_activation=drop_final_activation)
+    else:
+        model = keras3.with_input_bus(k3, kif)
     mismatches, compared_as = 0, "outputs"
     if y is not None:
         ours = np.asarray(model.predict(x.astype(np.float32), batch_size=4096, verbose=0))
@@ -209,8 +232,8 @@ def run(
 
     record = ImportRecord(
         sources={str(p): _sha256(Path(p)) for p in (model_file, weights_file) if p is not None},
-        keras_version=k2.keras_version,
-        layers=tuple(f"{layer.name} ({layer.kind})" for layer in k2.layers),
+        keras_version=version,
+        layers=layers,
         input_kif=kif,
         input_format_from=origin,
         vectors=len(x),
@@ -236,7 +259,7 @@ def run(
         np.savez_compressed(tmp / "inputs.npz", **arrays)
         record.save(tmp / ImportedModel.RECORD)
     with atomic_path(card_path) as tmp:
-        tmp.write_text(f"# Imported by `trigger-nn import` from {source} (Keras {k2.keras_version}).\n"
+        tmp.write_text(f"# Imported by `trigger-nn import` from {source} (Keras {version}).\n"
                        + yaml.safe_dump(card, sort_keys=False))  # fmt: skip
     log.info("wrote %s and %s/", card_path, folder)
     return card_path

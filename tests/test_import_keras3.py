@@ -1,0 +1,92 @@
+"""`trigger-nn import MODEL.keras`: a user's Keras 3 model of HGQ2 layers, saved by the test, built end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from trigger_nn import cli
+from trigger_nn.artifacts import FixedFormat
+from trigger_nn.nets.mlp import input_quantizer_config
+
+WORD = FixedFormat(1, 3, 4)  # fixed<8,4>: the trigger word the model's inputs arrive as
+
+
+def _words(n: int, shape: tuple[int, ...], seed: int) -> np.ndarray:
+    k, i, f = WORD
+    return np.ldexp(np.random.default_rng(seed).integers(-(2 ** (i + f)), 2 ** (i + f), (n, *shape)), -f)
+
+
+def _save(path: Path, *extra_layers) -> Path:
+    """A small HGQ2 network as a user would write and save it (untrained weights are weights all the same)."""
+    import keras
+    from hgq.layers import QDense
+
+    keras.utils.set_random_seed(7)
+    inp = keras.Input(shape=(8,), name="features")
+    h = QDense(6, activation="relu", iq_conf=input_quantizer_config(WORD), name="hidden")(inp)
+    for layer in extra_layers:
+        h = layer(h)
+    out = QDense(2, name="logits")(h)
+    keras.Model(inp, out, name="user_net").save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    import keras
+
+    root = tmp_path_factory.mktemp("k3")
+    model_path = _save(root / "user_net.keras")
+    x = _words(2000, (8,), seed=1)
+    y = keras.models.load_model(model_path, compile=False).predict(x.astype(np.float32), verbose=0)
+    np.savez(root / "vectors.npz", x=x, y=y)  # the user's own predictions, made by Keras 3 + HGQ2
+    return model_path, root / "vectors.npz"
+
+
+def test_a_keras3_hgq2_model_imports_and_passes_verify_and_cosim(saved: tuple[Path, Path], tmp_path: Path) -> None:
+    model_path, vectors = saved
+    argv = ["import", str(model_path), "-o", "user_net", "--models", str(tmp_path), "--inputs", str(vectors)]
+    assert cli.main(argv) == 0
+    record = json.loads((tmp_path / "user_net" / "import.json").read_text())
+    assert record["qkeras_vectors"] == 2000 and record["qkeras_mismatches"] == 0
+    assert record["layers"][-1] == "logits (QDense)" and record["keras_version"].startswith("3.")
+    project = cli.run_stages(tmp_path / "user_net.yaml", cli.STAGES, tmp_path / "projects")
+    report = json.loads((project / "report.json").read_text())
+    assert report["verdict"] == "PASS"
+    for implementation in report["verification"]["implementations"]:
+        assert implementation["vectors"] >= 2000 and implementation["mismatches"] == 0, implementation
+    assert report["latency"]["mismatches"] == 0 and report["latency"]["ii_cycles"] == 1
+
+
+def test_a_float_keras_layer_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import keras
+
+    model_path = _save(tmp_path / "float.keras", keras.layers.Dense(4, name="float_dense"))
+    assert cli.main(["import", str(model_path), "-o", "f", "--models", str(tmp_path), "--input-format",
+                     "fixed<8,4>", "-q"]) == 1  # fmt: skip
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "layer 'float_dense' (Dense) is a float Keras layer" in err, err
+    assert not (tmp_path / "f.yaml").exists()
+
+
+def test_a_float_activation_on_an_hgq2_layer_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from hgq.layers import QDense
+
+    model_path = _save(tmp_path / "soft.keras", QDense(3, activation="softmax", name="soft"))
+    assert cli.main(["import", str(model_path), "-o", "s", "--models", str(tmp_path), "--input-format",
+                     "fixed<8,4>", "-q"]) == 1  # fmt: skip
+    assert "layer 'soft' (QDense): activation 'softmax' is a float function" in capsys.readouterr().err
+
+
+def test_a_keras3_model_needs_its_input_word(saved: tuple[Path, Path], tmp_path: Path, capsys) -> None:
+    model_path, _ = saved
+    assert cli.main(["import", str(model_path), "-o", "w", "--models", str(tmp_path), "-q"]) == 1
+    assert "give --input-format fixed<W,I>" in capsys.readouterr().err
+    not_a_model = tmp_path / "broken.keras"
+    not_a_model.write_bytes(b"not a zip")
+    assert cli.main(["import", str(not_a_model), "-o", "b", "--models", str(tmp_path), "-q"]) == 1
+    assert "not a Keras 3 .keras file" in capsys.readouterr().err
