@@ -207,10 +207,12 @@ def run(
     elif k2 is not None and (first := _first_quantizer_kif(k2)) is not None:
         kif, origin = first, f"the model's first quantiser ({k2.layers[0].name})"
     else:
-        raise CardError(
-            f"{model_file}: the input word is unknown (no input quantiser in a Keras 2 model, or a Keras 3 model): "
-            "give --input-format fixed<W,I> (the trigger word) or --inputs FILE.npz"
+        why = (
+            "the model has no input quantiser, so the input word is unknown"
+            if k2 is not None
+            else "a Keras 3 model does not record the trigger word its inputs arrive as"
         )
+        raise CardError(f"{model_file}: {why}: give --input-format fixed<W,I> (the trigger word) or --inputs FILE.npz")
     if kif.width > 32:
         raise CardError(f"the input word ({origin}) is {kif.width} bits wide; da4ml's input bus takes at most 32")
     if x is None:
