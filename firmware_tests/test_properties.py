@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from trigger_nn.artifacts import BusFormat
-from trigger_nn.card import FirmwareConfig, NetworkConfig
+from trigger_nn.card import FirmwareConfig, MlpConfig
 from trigger_nn.compile import build_firmware
 from trigger_nn.firmware import hls, rtl
 from trigger_nn.nets import build_model
@@ -43,7 +43,7 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> Implementations:
 
     root = tmp_path_factory.mktemp("properties")
     keras.utils.set_random_seed(5)
-    model = build_model(NetworkConfig(hidden_units=(5, 3), weight_bits=5), input_shape=(N_IN,), input_kif=INPUT_KIF)
+    model = build_model(MlpConfig(hidden_units=(5, 3), weight_bits=5), input_shape=(N_IN,), input_kif=INPUT_KIF)
     k, i, f = INPUT_KIF
     grid = np.random.default_rng(0).integers(-(2 ** (i + f)), 2 ** (i + f), size=(4096, N_IN)) / 2**f
     trace_minmax(model, grid.astype(np.float32), batch_size=4096)

@@ -198,3 +198,29 @@ def test_a_key_given_twice_is_refused(tmp_path: Path) -> None:
         load_card(write(tmp_path, "name: m\ntask: cdms_lfn\nname: n\n"))
     with pytest.raises(CardError, match=r"line 1: key 'waves' is given twice"):
         load_card(write(tmp_path, "cosim: {waves: true, waves: false}\nname: m\ntask: cdms_lfn\n"))
+
+
+@pytest.mark.parametrize(
+    ("network", "message"),
+    [
+        ({"architecture": "cnn1d", "hidden_units": [8]}, "network.hidden_units belongs to architecture mlp, not to"),
+        ({"filters": [4]}, "network.filters belongs to architecture cnn1d and cnn2d, not to 'mlp'"),
+        ({"architecture": "mlp", "builder": "a.b:c"}, "network.builder belongs to architecture python"),
+        ({"architecture": "cnn3d"}, "network.architecture: 'cnn3d' is not one of mlp, cnn1d, cnn2d, python"),
+        ({"architecture": "cnn2d", "filters": []}, "network.filters must be a non-empty list"),
+        ({"architecture": "cnn1d", "kernel_size": 0}, "network.kernel_size must be at least 1"),
+        ({"architecture": "cnn1d", "dense_units": [4, -1]}, "network.dense_units[1] must be positive"),
+        ({"architecture": "python", "builder": "no_function"}, "network.builder must name a Python function"),
+        ({"lut_layer": True}, "did you mean 'lut_layers'?"),
+    ],
+)
+def test_each_architecture_has_its_own_keys(network: dict, message: str) -> None:
+    with pytest.raises(CardError, match=re.escape(message)):
+        card_from_dict({"name": "m", "task": "cdms_lfn", "network": network})
+
+
+def test_an_architecture_takes_its_own_defaults() -> None:
+    cnn = card_from_dict({"name": "m", "task": "cdms_lfn", "network": {"architecture": "cnn2d", "lut_layers": True}})
+    assert (cnn.network.architecture, cnn.network.filters, cnn.network.lut_layers) == ("cnn2d", (4, 4), True)
+    assert card_to_dict(cnn)["network"]["kernel_size"] == 5
+    assert card_from_dict({"name": "m", "task": "cdms_lfn"}).network.hidden_units == (16, 8)

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from trigger_nn.artifacts import CompileResult, TrainResult
-from trigger_nn.card import FirmwareConfig, NetworkConfig, load_card
+from trigger_nn.card import FirmwareConfig, MlpConfig, load_card
 from trigger_nn.cli import main
 from trigger_nn.errors import BudgetError, ConversionError, ToolError
 from trigger_nn.firmware import resources, rtl, timing
@@ -52,7 +52,7 @@ def _dense_model(seed: int = 3):
     from hgq.utils import trace_minmax
 
     keras.utils.set_random_seed(seed)
-    model = build_model(NetworkConfig(hidden_units=(12, 6), weight_bits=5), input_shape=(10,), input_kif=(1, 5, 0))
+    model = build_model(MlpConfig(hidden_units=(12, 6), weight_bits=5), input_shape=(10,), input_kif=(1, 5, 0))
     x = np.random.default_rng(seed).integers(-32, 32, size=(512, 10)).astype(np.float32)
     trace_minmax(model, x, batch_size=512)
     return model
@@ -97,7 +97,7 @@ def test_a_logit_word_too_wide_for_the_emulator_names_network_weight_bits() -> N
     from hgq.utils import trace_minmax
 
     keras.utils.set_random_seed(5)
-    net = NetworkConfig(hidden_units=(12,), weight_bits=23)
+    net = MlpConfig(hidden_units=(12,), weight_bits=23)
     model = build_model(net, input_shape=(10,), input_kif=(1, 5, 0))
     trace_minmax(model, np.random.default_rng(5).integers(-32, 32, size=(256, 10)).astype(np.float32))
     pipeline = timing.cut(rtl.trace(model), FirmwareConfig())

@@ -1,4 +1,5 @@
-"""`trigger-nn scan`: six designs of a small card on a local Dask cluster, interrupted and resumed."""
+"""`trigger-nn scan`: six designs of a small card (two architectures) on a local Dask cluster, interrupted and
+resumed; the scan's choice."""
 
 from __future__ import annotations
 
@@ -37,7 +38,10 @@ training:
 verify:
   n_vectors: 3000
 scan:
-  beta: [0.0, 3.0e-3]
+  networks:
+    - {architecture: mlp, hidden_units: [6]}
+    - {architecture: cnn1d, filters: [2], kernel_size: 4, strides: 2, dense_units: [4]}
+  beta: [3.0e-3]
   clock_period_ns: [5.0, 2.5, 2.0]  # 1.25 ns is too fast for its widest negate-and-ReLU (refused)
 """
 
@@ -88,6 +92,28 @@ def test_the_summary_plots_what_was_built_and_tables_what_was_refused(tmp_path: 
 def test_a_bad_scan_section_is_named(section: dict, message: str) -> None:
     with pytest.raises(CardError, match=message):
         card_from_dict({"name": "m", "task": "cdms_lfn", "scan": section})
+
+
+def test_the_choice_is_the_fewest_luts_within_the_tolerance_of_the_best() -> None:
+    points = [_point(0.950, 300, 10.0), _point(0.946, 120, 10.0), _point(0.944, 80, 10.0), _point(0.99, 5, 5.0, "no")]
+    assert scan.choose(points, 0.005) is points[1]  # 0.944 is 0.006 below the best built point
+    assert scan.choose(points, 0.0) is points[0]
+    assert scan.choose(points, 0.01) is points[2]
+    assert scan.choose(points[3:], 0.01) is None
+
+
+def test_scan_networks_are_network_sections() -> None:
+    card = card_from_dict({"name": "m", "task": "cdms_lfn", "scan": {"beta": [1e-5], "clock_period_ns": [5.0],
+        "networks": [{"hidden_units": [4]}, {"architecture": "cnn1d", "lut_layers": True}]}})  # fmt: skip
+    specs = scan.grid(card)
+    assert [s.name for s in specs] == ["net0_beta1e-05_clk5ns", "net1_beta1e-05_clk5ns"]
+    cnn = scan.point_card(card, specs[1]).network
+    assert (cnn.architecture, cnn.lut_layers, cnn.beta) == ("cnn1d", True, 1e-5)
+    assert [s.name for s in scan.grid(card_from_dict({"name": "m", "task": "cdms_lfn"}))][0] == "beta1e-06_clk5ns"
+    with pytest.raises(CardError, match=r"scan.networks\[1\].filters belongs to architecture cnn1d and cnn2d"):
+        card_from_dict({"name": "m", "task": "cdms_lfn", "scan": {"networks": [{}, {"filters": [2]}]}})
+    with pytest.raises(CardError, match=r"scan.networks\[0\]: network.hidden_units\[0\] must be positive"):
+        card_from_dict({"name": "m", "task": "cdms_lfn", "scan": {"networks": [{"hidden_units": [0]}]}})
 
 
 def _points(scan_dir: Path) -> dict[Path, int]:
@@ -144,22 +170,27 @@ def test_scan_resumes_after_an_interruption_and_writes_the_pareto_plot(
     assert all(path.stat().st_mtime_ns == mtime for path, mtime in kept.items()), "a finished point was redone"
     assert len(_points(scan_dir)) == 6
 
-    assert [(p.beta, p.clock_period_ns) for p in points] == [
-        (b, c) for b in (0.0, 3e-3) for c in (5.0, 2.5, 2.0)
+    architectures = [p.network.split(" ")[0] for p in points]
+    assert [(a, p.clock_period_ns) for a, p in zip(architectures, points, strict=True)] == [
+        (a, c) for a in ("mlp", "cnn1d") for c in (5.0, 2.5, 2.0)
     ]  # fmt: skip
     for p in points:
         assert p.status == "ok", p.message
+        assert p.beta == 3e-3 and "beta 0.003" in p.network  # the scan's beta, not the network section's
         assert p.vectors >= 1000 and p.luts > 0 and p.ebops > 0 and p.metric is not None
         assert p.latency_ns == p.latency_cycles * p.clock_period_ns
-    by_clock = {(p.beta, p.clock_period_ns): p.latency_cycles for p in points}
-    for b in (0.0, 3e-3):  # a faster clock holds fewer adder levels per stage: more stages
-        assert by_clock[(b, 2.0)] > by_clock[(b, 5.0)]
+    by_clock = {(a, p.clock_period_ns): p.latency_cycles for a, p in zip(architectures, points, strict=True)}
+    for a in ("mlp", "cnn1d"):  # a faster clock holds fewer adder levels per stage: more stages
+        assert by_clock[(a, 2.0)] > by_clock[(a, 5.0)]
 
     summary = json.loads((scan_dir / "scan.json").read_text())
     assert len(summary["points"]) == 6 and any(row["pareto"] for row in summary["points"])
     assert scan.pareto(points) == [row["pareto"] for row in summary["points"]]
-    table = [line for line in (scan_dir / "scan.md").read_text().splitlines() if line.startswith("| 0e+00")]
-    assert len(table) == 3
+    chosen = [p for p, row in zip(points, summary["points"], strict=True) if row["chosen"]]
+    assert chosen == [scan.choose(points, 0.005)]
+    md = (scan_dir / "scan.md").read_text()
+    assert sum(line.startswith("| cnn1d (filters [2]") for line in md.splitlines()) == 3
+    assert "**The choice** (the fewest Yosys LUTs among the points within 0.005 of the best" in md
     assert (scan_dir / "pareto.png").stat().st_size > 10_000
 
     # Everything done: a re-run starts no cluster and changes no point.

@@ -6,7 +6,6 @@ import logging
 from pathlib import Path
 
 import awkward as ak
-import h5py
 import numpy as np
 import pytest
 import uproot
@@ -15,6 +14,7 @@ from trigger_nn.artifacts import DatasetInfo, FixedFormat
 from trigger_nn.cli import main
 from trigger_nn.dataset import Dataset, Split, write_dataset
 from trigger_nn.errors import DataError
+from trigger_nn.tasks.data_files import write_arrays
 from trigger_nn.tasks.ecl import EclTask
 from trigger_nn.tasks.ecl import physics as ecl_physics
 from trigger_nn.tasks.ecl.clusters_file import read_clusters
@@ -36,16 +36,7 @@ def clusters(n: int = 40, size: int = 7, seed: int = 0) -> dict[str, np.ndarray]
 
 def write(path: Path, data: dict) -> Path:
     """One file per test, in the format its suffix names (uproot writes an RNTuple, fixed-size arrays as std::array)."""
-    if path.suffix == ".root":
-        with uproot.recreate(path) as f:
-            f["clusters"] = data
-    elif path.suffix == ".npz":
-        np.savez(path, **data)
-    else:
-        with h5py.File(path, "w") as f:
-            for name, values in data.items():
-                f[name] = values
-    return path
+    return write_arrays(path, data, tree="clusters")
 
 
 def test_root_array_branch_round_trips_exactly(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from trigger_nn.artifacts import HlsSynthesisReport, VivadoReport
-from trigger_nn.card import FirmwareConfig, NetworkConfig
+from trigger_nn.card import FirmwareConfig, MlpConfig
 from trigger_nn.compile import build_firmware
 from trigger_nn.errors import ToolError
 from trigger_nn.firmware import hls, vendor
@@ -50,7 +50,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
 
     root = tmp_path_factory.mktemp("vendor")
     keras.utils.set_random_seed(3)
-    model = build_model(NetworkConfig(hidden_units=(3,), weight_bits=4), input_shape=(4,), input_kif=(1, 3, 2))
+    model = build_model(MlpConfig(hidden_units=(3,), weight_bits=4), input_shape=(4,), input_kif=(1, 3, 2))
     x = np.random.default_rng(0).integers(-32, 32, size=(256, 4)) / 4
     trace_minmax(model, x.astype(np.float32), batch_size=256)
     build_firmware(model, root / "hls", root / "rtl", FW, name=TOP)

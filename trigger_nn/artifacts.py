@@ -367,9 +367,13 @@ class VerifyVectors:
         return np.flatnonzero(self.kinds == kind)
 
     def test_set_outputs(self) -> tuple[np.ndarray, np.ndarray]:
-        """The reference outputs (what the verified firmware gave) on the test-set vectors, and their rows."""
+        """The reference outputs (what the verified firmware gave) on the test-set vectors, and their rows.
+
+        One output per vector comes as a flat array; several (one logit per class) as (vectors, outputs).
+        """
         rows = self.of_kind(VectorKind.TEST_SET)
-        return self.reference[rows].reshape(-1), self.test_index[rows]
+        out = self.reference[rows]
+        return (out.reshape(-1) if out.shape[1:] in ((), (1,)) else out), self.test_index[rows]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -483,10 +487,11 @@ class ResourceEstimate:
 
 @dataclass(frozen=True, kw_only=True)
 class CompileResult(StageArtifact):
-    """The hls4ml project (``hls/``) and da4ml Verilog (``rtl/``) made from the trained model."""
+    """The HLS project (``hls/``) and da4ml Verilog (``rtl/``) made from the trained model."""
 
     written_by: typing.ClassVar[str] = "compile"
     hls_dir: Path
+    hls_writer: str = "hls4ml"  # or "da4ml", for networks of table layers (firmware/hls.py)
     rtl_dir: Path
     top: str
     input_format: BusFormat
@@ -745,6 +750,7 @@ class ScanPoint(Artifact):
     beta: float
     clock_period_ns: float
     card_hash: str  # of the card less its scan section: a changed card makes the point stale
+    network: str = ""  # the point's network in one line (card.describe_network)
     status: str  # "ok", or "refused" with the flow's message
     message: str = ""
     metric_name: str = ""

@@ -40,15 +40,63 @@ class Strategy(StrEnum):
 
 @dataclass(frozen=True, kw_only=True)
 class NetworkConfig:
-    """A quantised MLP (HGQ2 layers): trainable per-weight bit widths, EBOPs-regularised."""
+    """What every architecture has: HGQ2 layers with trainable bit widths, EBOPs-regularised.
+
+    ``lut_layers`` swaps every dense and convolution layer for HGQ2's table (LUT) layer: each input-output
+    connection is a small learned function stored as a table of its input's values, summed, with no
+    multipliers (QDenseT, QConvT1D, QConvT2D; HGQ-LUT, arXiv:2604.22293). Their tables see each input's
+    bits, so they suit narrow words.
+    """
 
     architecture: str = "mlp"
-    hidden_units: tuple[int, ...] = (16, 8)
-    weight_bits: int = 6
+    weight_bits: int = 6  # the multipliers' weights; a table layer's tables take their own trained widths
     beta: float = 2e-6
+    lut_layers: bool = False
 
 
-ARCHITECTURES = ("mlp",)
+@dataclass(frozen=True, kw_only=True)
+class MlpConfig(NetworkConfig):
+    """Dense layers on the flattened input."""
+
+    hidden_units: tuple[int, ...] = (16, 8)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CnnConfig(NetworkConfig):
+    """Convolutions (ReLU, then max-pooling where ``pool_size`` > 1), flattened into dense layers.
+
+    ``cnn1d`` takes waveforms (samples, channels last; a plain window is one channel), ``cnn2d`` images
+    (rows, columns, channels last; a plain image is one channel).
+    """
+
+    architecture: str = "cnn1d"
+    filters: tuple[int, ...] = (4, 4)
+    kernel_size: int = 5
+    strides: int = 2
+    pool_size: int = 1
+    dense_units: tuple[int, ...] = (8,)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PythonConfig(NetworkConfig):
+    """A network the card keys cannot express: ``builder`` names ``package.module:function``, importable here.
+
+    The function is called as ``function(input_shape=..., input_kif=(keep_negative, integer, fraction),
+    n_outputs=..., beta=..., weight_bits=...)`` and returns an uncompiled Keras model of HGQ2 layers whose
+    first quantizer is the input word; the flow trains it like the others.
+    """
+
+    architecture: str = "python"
+    builder: str = ""
+
+
+#: every architecture, and the section type holding its keys
+ARCHITECTURES: dict[str, type[NetworkConfig]] = {
+    "mlp": MlpConfig,
+    "cnn1d": CnnConfig,
+    "cnn2d": CnnConfig,
+    "python": PythonConfig,
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -96,10 +144,17 @@ class CosimConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class ScanConfig:
-    """`trigger-nn scan`: every HGQ2 resource-regulariser strength (network.beta) with every clock period."""
+    """`trigger-nn scan`: every network with every HGQ2 resource-regulariser strength (network.beta) and clock.
+
+    ``networks`` are whole network sections (their own ``beta`` is replaced by the scan's); none: the card's
+    own. The scan's choice is the point of fewest Yosys LUTs whose figure of merit is within ``tolerance``
+    (absolute, in the task's headline figure) of the best point's.
+    """
 
     beta: tuple[float, ...] = (1e-6, 1e-5, 1e-4)
     clock_period_ns: tuple[float, ...] = (5.0, 2.5)
+    networks: tuple[NetworkConfig, ...] = ()
+    tolerance: float = 0.005
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,7 +163,7 @@ class Card:
     task: str
     seed: int = 1234
     data: TaskData
-    network: NetworkConfig = field(default_factory=NetworkConfig)
+    network: NetworkConfig = field(default_factory=MlpConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
     firmware: FirmwareConfig = field(default_factory=FirmwareConfig)
     verify: VerifyConfig = field(default_factory=VerifyConfig)
@@ -139,6 +194,8 @@ RESERVED_NAMES = frozenset(
 
 #: the card's name: a Verilog and C++ identifier, ASCII only (str.isalnum() takes any alphabet's letters)
 IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+#: a Python function by its import path, ``package.module:function``
+BUILDER_NAME = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
 #: NumPy's and Keras' seeds are unsigned 32-bit integers
 SEED_MAX = 2**32 - 1
 #: HGQ2's weight quantiser keeps a weight's bits in [0, 23] (its kbi default constraint: float32's significand)
@@ -239,6 +296,59 @@ def machine_memory_bytes() -> int:
     return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
+def describe_network(net: NetworkConfig) -> str:
+    """The network in one line: its architecture, its own keys, and table layers where chosen."""
+    common = {f.name for f in dataclasses.fields(NetworkConfig)}
+    own = ", ".join(
+        f"{f.name} {list(v) if isinstance(v := getattr(net, f.name), tuple) else v}"
+        for f in dataclasses.fields(net)
+        if f.name not in common
+    )
+    tables = "; HGQ2 table (LUT) layers in place of multipliers" if net.lut_layers else ""
+    return f"{net.architecture} ({own}; weight_bits {net.weight_bits}, beta {net.beta:g}){tables}"
+
+
+def layer_sizes(net: NetworkConfig) -> dict[str, tuple[int, ...]]:
+    """The card's lists of units or filters, by key."""
+    if isinstance(net, MlpConfig):
+        return {"hidden_units": net.hidden_units}
+    if isinstance(net, CnnConfig):
+        return {"filters": net.filters, "dense_units": net.dense_units}
+    return {}
+
+
+def _network(raw: Any, where: str) -> NetworkConfig:
+    """The network section, typed by its architecture; a key of another architecture is named as such."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise CardError(f"{where}: expected a mapping of keys to values, got {raw!r}")
+    arch = _check_value(f"{where}.architecture", str, raw.get("architecture", "mlp"))
+    if arch not in ARCHITECTURES:
+        raise CardError(f"{where}.architecture: {arch!r} is not one of {', '.join(ARCHITECTURES)}")
+    own = {f.name for f in dataclasses.fields(ARCHITECTURES[arch])}
+    for key in raw:
+        owners = [a for a, cls in ARCHITECTURES.items() if key in {f.name for f in dataclasses.fields(cls)}]
+        if key not in own and owners:
+            raise CardError(
+                f"{where}.{key} belongs to architecture {' and '.join(owners)}, not to {arch!r} "
+                f"(network.architecture); {arch}'s own keys: {', '.join(sorted(own - {'architecture'}))}"
+            )
+    return _build(ARCHITECTURES[arch], {**raw, "architecture": arch}, where)
+
+
+def _scan(raw: Any, where: str) -> ScanConfig:
+    """The scan section; its ``networks`` are network sections, each read as the card's own is."""
+    if not isinstance(raw, dict) or "networks" not in raw:
+        return _build(ScanConfig, raw, f"{where}.scan")
+    nets = raw["networks"]
+    if not isinstance(nets, list) or not nets:
+        raise CardError(f"{where}.scan.networks: expected a non-empty list of network sections, got {nets!r}")
+    rest = _build(ScanConfig, {k: v for k, v in raw.items() if k != "networks"}, f"{where}.scan")
+    parsed = tuple(_network(net, f"{where}.scan.networks[{i}]") for i, net in enumerate(nets))
+    return dataclasses.replace(rest, networks=parsed)
+
+
 def _ranges(card: Card, device: Device) -> list[tuple[str, Any, bool, str]]:
     """Each numeric key of the card's own sections: (key, value, whether it is in range, the range)."""
     from .firmware import timing  # it imports this module
@@ -283,12 +393,18 @@ def _ranges(card: Card, device: Device) -> list[tuple[str, Any, bool, str]]:
         ),
         *(
             (
-                f"network.hidden_units[{i}]",
+                f"network.{key}[{i}]",
                 units,
                 0 < units <= device.luts,
                 f"positive and at most the {device.luts:,} LUTs of {device.name} (each unit is logic of its own)",
             )
-            for i, units in enumerate(net.hidden_units)
+            for key, sizes in layer_sizes(net).items()
+            for i, units in enumerate(sizes)
+        ),
+        *(
+            (f"network.{key}", getattr(net, key), getattr(net, key) >= 1, "at least 1")
+            for key in ("kernel_size", "strides", "pool_size")
+            if isinstance(net, CnnConfig)
         ),
         ("network.beta", net.beta, net.beta >= 0, "at least 0 (the EBOPs regulariser's strength)"),
         ("training.patience", tr.patience, tr.patience >= 0, "at least 0 (epochs without improvement)"),
@@ -308,10 +424,14 @@ def _validate(card: Card, where: str) -> None:
             f"{where}: firmware.input_interval_ns ({fw.input_interval_ns}) is shorter than one clock period "
             f"({fw.clock_period_ns} ns)"
         )
-    if net.architecture not in ARCHITECTURES:
-        raise CardError(f"{where}: network.architecture {net.architecture!r} is not one of {', '.join(ARCHITECTURES)}")
-    if not net.hidden_units:
+    if isinstance(net, MlpConfig) and not net.hidden_units:
         raise CardError(f"{where}: network.hidden_units must be a non-empty list of positive integers")
+    if isinstance(net, CnnConfig) and not net.filters:
+        raise CardError(f"{where}: network.filters must be a non-empty list of positive integers (one per convolution)")
+    if isinstance(net, PythonConfig) and not BUILDER_NAME.fullmatch(net.builder):
+        raise CardError(
+            f"{where}: network.builder must name a Python function as package.module:function, got {net.builder!r}"
+        )
     if not 0.0 <= tr.validation_split < 1.0:
         raise CardError(f"{where}: training.validation_split must be in [0, 1), got {tr.validation_split}")
     for key, values, least in (("beta", card.scan.beta, 0.0), ("clock_period_ns", card.scan.clock_period_ns, 1e-9)):
@@ -319,6 +439,10 @@ def _validate(card: Card, where: str) -> None:
             raise CardError(
                 f"{where}: scan.{key} must be a non-empty list of distinct values >= {least:g}, got {list(values)}"
             )
+    if not card.scan.tolerance >= 0:
+        raise CardError(f"{where}: scan.tolerance must be at least 0, got {card.scan.tolerance}")
+    for i, other in enumerate(card.scan.networks):
+        _validate(dataclasses.replace(card, network=other, scan=ScanConfig()), f"{where}: scan.networks[{i}]")
     d.validate(where)
     need, have = d.dataset_bytes(), machine_memory_bytes()
     if need > have:
@@ -333,14 +457,13 @@ def card_from_dict(raw: Any, *, where: str = "card") -> Card:
     if not isinstance(raw, dict):
         raise CardError(f"{where}: a model card is a YAML mapping (name: ..., task: ...), got {type(raw).__name__}")
     sections = {
-        "network": NetworkConfig,
         "training": TrainingConfig,
         "firmware": FirmwareConfig,
         "verify": VerifyConfig,
         "cosim": CosimConfig,
         "scan": ScanConfig,
     }
-    valid = ["name", "task", "seed", "data", *sections]
+    valid = ["name", "task", "seed", "data", "network", *sections]
     for key in raw:
         if key not in valid:
             raise CardError(f"{where}: unknown key {key!r}; {suggest(str(key), valid)}")
@@ -366,8 +489,9 @@ def card_from_dict(raw: Any, *, where: str = "card") -> Card:
     }
     if "seed" in raw:
         kwargs["seed"] = _check_value(f"{where}.seed", int, raw["seed"])
+    kwargs["network"] = _network(raw.get("network"), f"{where}.network")
     for key, cls in sections.items():
-        kwargs[key] = _build(cls, raw.get(key), f"{where}.{key}")
+        kwargs[key] = _build(cls, raw.get(key), f"{where}.{key}") if key != "scan" else _scan(raw.get(key), where)
     card = Card(**kwargs)
     _validate(card, where)
     return card

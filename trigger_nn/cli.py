@@ -26,8 +26,9 @@ log = logging.getLogger("trigger_nn")
 STAGE_HELP = {
     "simulate": "simulate the card's dataset -> data/dataset.h5",
     "train": "train the quantised Keras model (HGQ2) -> train/model.keras, the Python reference",
-    "compile": "write the hls4ml Vitis HLS project (hls/, C simulation built) and da4ml pipelined Verilog (rtl/)",
-    "verify": "check Python reference = hls4ml C simulation = Verilog (Verilator), bit for bit, on the card's "
+    "compile": "write the Vitis HLS project (hls/: hls4ml's, or da4ml's for table layers; C simulation built) "
+    "and da4ml pipelined Verilog (rtl/)",
+    "verify": "check Python reference = HLS C simulation = Verilog (Verilator), bit for bit, on the card's "
     "verify.n_vectors (default 10,000) edge, test-set and random vectors",
     "cosim": "stream a new input every clock through the Verilog (cocotb + Verilator); measure latency and II "
     "against the card's budget",

@@ -1,4 +1,4 @@
-"""Stage `compile`: ``train/model.keras`` -> ``hls/`` (hls4ml Vitis project) + ``rtl/`` (da4ml Verilog).
+"""Stage `compile`: ``train/model.keras`` -> ``hls/`` (Vitis HLS project) + ``rtl/`` (da4ml Verilog).
 
 Writes ``compile.json`` last, with the bus formats, the pipeline depth, the size estimate and a hash
 of the generated sources. A design over the card's LUT limit (``firmware/resources.py``) or latency
@@ -31,7 +31,7 @@ def source_hash(hls_dir: Path, rtl_dir: Path) -> str:
     """sha256 of the generated HLS and Verilog sources (not build products)."""
     files = [
         p
-        for d in (hls_dir / "firmware", rtl_dir / "src")
+        for d in (hls.source_dir(hls_dir), rtl_dir / "src")
         for p in d.rglob("*")
         if p.is_file() and p.suffix in SOURCE_SUFFIXES
     ]
@@ -46,6 +46,7 @@ class Firmware:
     meta: dict[str, Any]
     stages: StagePlan
     resources: ResourceEstimate
+    hls_writer: str
 
 
 def build_firmware(
@@ -74,13 +75,13 @@ def build_firmware(
     rtl.check_buses(pipeline)
     size = resources.estimate(pipeline.cost, pipeline.reg_bits, fw, pre_trace_cost=pre_trace_cost)
     resources.check(size, fw)
-    hls.write_project(model, hls_dir, fw, project_name=name, tb_inputs=tb_inputs)
+    writer = hls.write_project(model, hls_dir, fw, project_name=name, comb=comb, tb_inputs=tb_inputs)
     if hls_final is not None:
         hls.relocate(hls_dir, hls_final)
     log.info("da4ml: writing the pipelined Verilog")
     meta = rtl.write_verilog(pipeline, rtl_dir, fw, top=name)
     comb.save(rtl_dir / "model" / "logic.json")
-    return Firmware(comb, meta, stages, size)
+    return Firmware(comb, meta, stages, size, writer)
 
 
 def run(card: Card, project: Path) -> CompileResult:
@@ -100,6 +101,7 @@ def run(card: Card, project: Path) -> CompileResult:
 
     result = CompileResult(
         hls_dir=hls_dir,
+        hls_writer=built.hls_writer,
         rtl_dir=rtl_dir,
         top=f"{card.name}_wrapper",
         input_format=rtl.bus_format(comb.inp_qint),

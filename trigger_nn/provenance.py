@@ -44,7 +44,7 @@ STAGES: dict[str, StageFiles] = {
         "train/training.json", ("task", "seed", "data", "network", "training"), ("simulate",), ("train/model.keras",)
     ),
     "compile": StageFiles(
-        "compile.json", ("name", "firmware"), ("simulate", "train"), ("rtl/model/logic.json", "rtl/src", "hls/firmware")
+        "compile.json", ("name", "firmware"), ("simulate", "train"), ("rtl/model/logic.json", "rtl/src", "hls")
     ),
     "verify": StageFiles(
         "verify.json", ("name", "seed", "verify"), ("simulate", "train", "compile"), ("verify/vectors.npz",)

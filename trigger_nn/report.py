@@ -26,7 +26,7 @@ from .artifacts import (
     atomic_path,
     to_plain,
 )
-from .card import Card, card_to_dict
+from .card import Card, card_to_dict, describe_network
 from .dataset import read_dataset
 from .tasks import get_task
 from .verify import reference_function
@@ -240,6 +240,9 @@ def run(card: Card, project: Path) -> dict[str, Any]:
         "model": card.name,
         "versions": tool_versions(),
         "card": card_to_dict(card),
+        "network": "imported as it is (the card's network keys are not used)"
+        if trained.epochs_run == 0
+        else describe_network(card.network),
         "dataset": {
             "description": info.description,
             "n_train": info.n_train,
@@ -250,7 +253,7 @@ def run(card: Card, project: Path) -> dict[str, Any]:
         "physics": {
             "firmware": {
                 "measured_on": "reference outputs on the test-set vectors that verify found bit-identical "
-                "in hls4ml C simulation and da4ml Verilog (Verilator)",
+                f"in {compiled.hls_writer} C simulation and da4ml Verilog (Verilator)",
                 **phys.metrics,
             },
             "keras_reference_full_test_set": {
@@ -289,6 +292,7 @@ def run(card: Card, project: Path) -> dict[str, Any]:
         "source_hash_sha256": compiled.source_hash,
         "paths": {
             "hls_project": str(compiled.hls_dir),
+            "hls_project_written_by": compiled.hls_writer,
             "verilog": str(compiled.rtl_dir / "src"),
             "plots": {k: str(v) for k, v in phys.plots.items()},
         },
@@ -449,9 +453,11 @@ def render_markdown(r: dict[str, Any], physics_lines: list[str]) -> str:
         *_vendor_lines(res["vendor_tools"]),
         "",
         "## Build",
+        f"- network: {r['network']}",
         f"- buses: input {r['buses']['input']}; output {r['buses']['output']}",
         f"- generated sources sha256: `{r['source_hash_sha256']}`",
-        f"- HLS project: `{r['paths']['hls_project']}`; Verilog: `{r['paths']['verilog']}`",
+        f"- HLS project (written by {r['paths']['hls_project_written_by']}): `{r['paths']['hls_project']}`; "
+        f"Verilog: `{r['paths']['verilog']}`",
         "- stage seconds: " + (", ".join(f"{k} {v:.1f}" for k, v in r["stage_seconds"].items()) or "not recorded"),
         "- versions: " + ", ".join(f"{k} {v}" for k, v in r["versions"].items()),
         "",

@@ -1,8 +1,10 @@
 """Command `scan`: what accuracy each LUT and nanosecond buys, over the card's design space.
 
-Every HGQ2 resource-regulariser strength (``network.beta``) is trained with every clock period
-in the card's ``scan`` section; each point is compiled (the pipeline cut from its clock), verified
-bit for bit and synthesised with Yosys. Points run in parallel on Dask: a local cluster by default,
+Every network of the card's ``scan`` section (by default the card's own) is trained with every HGQ2
+resource-regulariser strength (``network.beta``) and every clock period; each point is compiled (the
+pipeline cut from its clock), verified bit for bit and synthesised with Yosys. The scan's choice is the
+point of fewest Yosys LUTs whose figure of merit is within ``scan.tolerance`` of the best.
+Points run in parallel on Dask: a local cluster by default,
 or any scheduler the user names (an HTCondor pool through dask-jobqueue, say), whose workers must
 see the same filesystem. A worker writes ``point.json`` as soon as its point is done, so an
 interrupted scan keeps what finished and a re-run does only the rest.
@@ -33,7 +35,7 @@ from .artifacts import (
     atomic_path,
     to_plain,
 )
-from .card import Card, card_to_dict
+from .card import Card, NetworkConfig, card_to_dict, describe_network
 from .errors import ArtifactError, BudgetError, CardError, ConversionError, MismatchError, TriggerNNError
 
 log = logging.getLogger(__name__)
@@ -51,14 +53,22 @@ REFUSALS = (BudgetError, MismatchError, ConversionError)
 class PointSpec:
     beta: float
     clock_period_ns: float
+    network: NetworkConfig
+    network_index: int | None = None  # its place in scan.networks; None: the card's own network
 
     @property
     def name(self) -> str:
-        return f"beta{self.beta:.0e}_clk{self.clock_period_ns:g}ns"
+        net = "" if self.network_index is None else f"net{self.network_index}_"
+        return f"{net}beta{self.beta:.0e}_clk{self.clock_period_ns:g}ns"
+
+    @property
+    def network_text(self) -> str:
+        return describe_network(dataclasses.replace(self.network, beta=self.beta))
 
 
 def grid(card: Card) -> list[PointSpec]:
-    return [PointSpec(b, c) for b in card.scan.beta for c in card.scan.clock_period_ns]
+    nets = list(enumerate(card.scan.networks)) or [(None, card.network)]
+    return [PointSpec(b, c, net, i) for i, net in nets for b in card.scan.beta for c in card.scan.clock_period_ns]
 
 
 def card_hash(card: Card) -> str:
@@ -71,7 +81,7 @@ def card_hash(card: Card) -> str:
 def point_card(card: Card, spec: PointSpec) -> Card:
     return dataclasses.replace(
         card,
-        network=dataclasses.replace(card.network, beta=spec.beta),
+        network=dataclasses.replace(spec.network, beta=spec.beta),
         firmware=dataclasses.replace(card.firmware, clock_period_ns=spec.clock_period_ns),
     )
 
@@ -82,7 +92,12 @@ def finished(path: Path, spec: PointSpec, digest: str) -> ScanPoint | None:
         point = ScanPoint.load(path)
     except ArtifactError:
         return None
-    same = (point.beta, point.clock_period_ns, point.card_hash) == (spec.beta, spec.clock_period_ns, digest)
+    same = (point.beta, point.clock_period_ns, point.card_hash, point.network) == (
+        spec.beta,
+        spec.clock_period_ns,
+        digest,
+        spec.network_text,
+    )
     return point if same else None
 
 
@@ -108,7 +123,12 @@ def run_point(card: Card, spec: PointSpec, point_dir: Path, dataset_json: Path) 
     logging.getLogger("trigger_nn").addHandler(handler)
     logging.getLogger("trigger_nn").setLevel(logging.INFO)
     t0 = time.perf_counter()
-    common = {"beta": spec.beta, "clock_period_ns": spec.clock_period_ns, "card_hash": card_hash(card)}
+    common = {
+        "beta": spec.beta,
+        "clock_period_ns": spec.clock_period_ns,
+        "card_hash": card_hash(card),
+        "network": spec.network_text,
+    }
     task = get_task(pcard.task)
     headline = task.headline(pcard.data)
     try:
@@ -174,21 +194,34 @@ def pareto(points: Sequence[ScanPoint]) -> list[bool]:
     return front
 
 
-def _table(points: Sequence[ScanPoint], front: Sequence[bool]) -> list[str]:
+def choose(points: Sequence[ScanPoint], tolerance: float) -> ScanPoint | None:
+    """The scan's choice: the fewest Yosys LUTs (then the shortest latency) among the points whose figure of
+    merit is within ``tolerance`` of the best; None when every point was refused."""
+    ok = [p for p in points if p.status == "ok"]
+    if not ok:
+        return None
+    best = max(p.metric for p in ok)  # type: ignore[type-var]
+    near = [p for p in ok if p.metric >= best - tolerance]  # type: ignore[operator]
+    return min(near, key=lambda p: (p.luts, p.latency_ns, -p.metric))  # type: ignore[arg-type, return-value]
+
+
+def _table(points: Sequence[ScanPoint], front: Sequence[bool], chosen: ScanPoint | None) -> list[str]:
     label = next((p.metric_name for p in points if p.metric_name), "metric")
     lines = [
-        f"| beta | clock (ns) | {label} | LUTs | FFs | DSPs | EBOPs | latency | slowest-stage margin (ns) | "
+        f"| network | beta | clock (ns) | {label} | LUTs | FFs | DSPs | EBOPs | latency | slowest-stage margin (ns) | "
         "verified vectors | Pareto |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for p, best in sorted(zip(points, front, strict=True), key=lambda t: (t[0].status != "ok", t[0].luts or 0)):
+        net = p.network.split(";")[0]  # the architecture and its own keys; beta has its own column
         if p.status != "ok":
-            lines.append(f"| {p.beta:.0e} | {p.clock_period_ns:g} | refused: {p.message} | | | | | | | | |")
+            lines.append(f"| {net} | {p.beta:.0e} | {p.clock_period_ns:g} | refused: {p.message} | | | | | | | | |")
             continue
+        mark = " (**the choice**)" if p is chosen else ""
         lines.append(
-            f"| {p.beta:.0e} | {p.clock_period_ns:g} | {p.metric:.4f} | {p.luts} | {p.ffs} | {p.dsps} | "
-            f"{p.ebops:.0f} | {p.latency_cycles} cycles = {p.latency_ns:g} ns | {p.stage_margin_ns:+.2f} | "
-            f"{p.vectors} | {'**yes**' if best else ''} |"
+            f"| {net}{mark} | {p.beta:.0e} | {p.clock_period_ns:g} | {p.metric:.4f} | {p.luts} | {p.ffs} | "
+            f"{p.dsps} | {p.ebops:.0f} | {p.latency_cycles} cycles = {p.latency_ns:g} ns | "
+            f"{p.stage_margin_ns:+.2f} | {p.vectors} | {'**yes**' if best else ''} |"
         )
     return lines
 
@@ -213,7 +246,8 @@ def _plot(path: Path, points: Sequence[ScanPoint], front: Sequence[bool]) -> Non
                 s=160, facecolors="none", edgecolors="crimson", linewidths=1.5, zorder=4, label="Pareto front",
             )  # fmt: skip
             for xi, (p, _) in zip(x, ok, strict=True):
-                ax.annotate(f"β={p.beta:.0e}\n{p.clock_period_ns:g} ns", (xi, p.metric), fontsize=7,
+                ax.annotate(f"{p.network.split(' ')[0]} β={p.beta:.0e}\n{p.clock_period_ns:g} ns", (xi, p.metric),
+                            fontsize=7,
                             xytext=(4, 4), textcoords="offset points")  # fmt: skip
             ax.set_xlabel(xlabel)
             ax.grid(True, alpha=0.3)
@@ -226,17 +260,29 @@ def _plot(path: Path, points: Sequence[ScanPoint], front: Sequence[bool]) -> Non
 def summarise(card: Card, scan_dir: Path, points: Sequence[ScanPoint]) -> Path:
     """``scan.json``, ``scan.md`` and ``pareto.png`` in ``scan_dir``."""
     front = pareto(points)
+    chosen = choose(points, card.scan.tolerance)
     _plot(scan_dir / "pareto.png", points, front)
     with atomic_path(scan_dir / "scan.json") as tmp:
-        rows = [to_plain(p) | {"pareto": best} for p, best in zip(points, front, strict=True)]
-        tmp.write_text(json.dumps({"card": card.name, "points": rows}, indent=2) + "\n")
+        rows = [to_plain(p) | {"pareto": best, "chosen": p is chosen} for p, best in zip(points, front, strict=True)]
+        tmp.write_text(
+            json.dumps({"card": card.name, "tolerance": card.scan.tolerance, "points": rows}, indent=2) + "\n"
+        )
     n_ok = sum(p.status == "ok" for p in points)
+    nets = [describe_network(n).split(";")[0] for n in card.scan.networks] or ["the card's own network"]
+    choice = (
+        "Every point was refused: there is no choice."
+        if chosen is None
+        else f"**The choice** (the fewest Yosys LUTs among the points within {card.scan.tolerance:g} of the best "
+        f"{chosen.metric_name}, {max(p.metric for p in points if p.status == 'ok'):.4f}; `scan.tolerance`): "
+        f"{chosen.network}, clock {chosen.clock_period_ns:g} ns: {chosen.metric_name} {chosen.metric:.4f}, "
+        f"{chosen.luts} LUTs, {chosen.latency_ns:g} ns."
+    )
     lines = [
         f"# Design scan of {card.name}: {len(points)} points, {n_ok} built",
         "",
-        f"HGQ2 resource regulariser beta in {list(card.scan.beta)} x clock period in "
+        f"Networks: {'; '.join(nets)}; HGQ2 resource regulariser beta in {list(card.scan.beta)} x clock period in "
         f"{list(card.scan.clock_period_ns)} ns. Each point was trained, compiled (pipeline cut from its clock), "
-        "verified bit for bit (hls4ml C simulation and da4ml Verilog in Verilator against the Python reference) "
+        "verified bit for bit (HLS C simulation and da4ml Verilog in Verilator against the Python reference) "
         "and synthesised with Yosys synth_xilinx. The figure of merit is computed on the verified firmware outputs; "
         "LUTs/FFs/DSPs are Yosys' mapped counts; latency is da4ml's pipeline depth times the clock (what cosim "
         "measures; `trigger-nn build` of a chosen point co-simulates it); the stage margin is Yosys' longest "
@@ -244,7 +290,9 @@ def summarise(card: Card, scan_dir: Path, points: Sequence[ScanPoint]) -> Path:
         "A point is on the Pareto front when no other point is at least as good in the figure of merit, LUTs and "
         "latency at once.",
         "",
-        *_table(points, front),
+        choice,
+        "",
+        *_table(points, front, chosen),
         "",
         "![Pareto front](pareto.png)",
         "",

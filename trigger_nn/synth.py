@@ -19,7 +19,7 @@ from typing import Any
 from . import provenance
 from .artifacts import CompileResult, SynthResult, TriggerResult, TriggerSynth
 from .card import Card
-from .firmware import timing, vendor
+from .firmware import hls, timing, vendor
 from .firmware.parts import family_of
 from .firmware.synth import yosys_synth
 
@@ -29,11 +29,24 @@ log = logging.getLogger(__name__)
 def _vendor(card: Card, compiled: CompileResult, project: Path) -> dict[str, Any]:
     """Check the vendor scripts by dry run; run the vendor tools that are on PATH and read their reports."""
     fw = card.firmware
-    vendor.check_hls_project(compiled.hls_dir, part=fw.part, top=card.name, clock_period_ns=fw.clock_period_ns)
+    by_hls4ml = compiled.hls_writer == hls.HLS4ML
+    if by_hls4ml:
+        vendor.check_hls_project(compiled.hls_dir, part=fw.part, top=card.name, clock_period_ns=fw.clock_period_ns)
+    else:
+        vendor.check_da4ml_hls_project(
+            compiled.hls_dir, part=fw.part, top=card.name, clock_period_ns=fw.clock_period_ns
+        )
     vendor.check_vivado_project(compiled.rtl_dir, part=fw.part, top=card.name, clock_period_ns=fw.clock_period_ns)
-    checked = ("hls/build_prj.tcl", "rtl/build_vivado_prj.tcl")
+    checked = ("hls/build_prj.tcl" if by_hls4ml else "hls/build_vitis_prj.tcl", "rtl/build_vivado_prj.tcl")
     log.info("vendor scripts dry-run in Tcl and checked (part, top, clock, sources, steps): %s", ", ".join(checked))
     hls_tool = shutil.which(vendor.VITIS_HLS_ARGV[0])
+    if hls_tool and not by_hls4ml:
+        log.warning(
+            "the HLS project was written by da4ml (table layers): `trigger-nn synth` reads hls4ml's Vitis reports "
+            "only, so Vitis HLS is not run; run `vitis_hls -f build_vitis_prj.tcl` in %s",
+            compiled.hls_dir,
+        )
+        hls_tool = None
     vivado_tool = shutil.which(vendor.VIVADO_ARGV[0])
     if not (hls_tool or vivado_tool):
         log.info("Vitis HLS (vitis-run) and Vivado are not on PATH: no vendor synthesis; resource numbers from Yosys")

@@ -25,7 +25,7 @@ from .card import Card
 from .dataset import read_dataset
 from .nets import build_model
 from .tasks import Pretrained, get_task
-from .tasks.common import summary
+from .tasks.common import multiclass_summary, summary
 
 log = logging.getLogger(__name__)
 
@@ -93,14 +93,20 @@ def run(card: Card, project: Path) -> TrainResult:
     from hgq.utils import trace_minmax
 
     t0 = time.perf_counter()
+    n_classes = len(ds.class_names)
+    n_outputs = 1 if n_classes == 2 else n_classes  # two classes: one logit; more: one logit each
     with private_keras_seeds(card.seed):
-        model = build_model(card.network, input_shape=info.input_shape, input_kif=ds.input_kif)
+        model = build_model(card.network, input_shape=info.input_shape, input_kif=ds.input_kif, n_outputs=n_outputs)
         tr = card.training
-        model.compile(
-            optimizer=keras.optimizers.Adam(tr.learning_rate),
-            loss=keras.losses.BinaryCrossentropy(from_logits=True),
-            metrics=[keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)],
-        )
+        if n_outputs == 1:
+            loss, metric = (
+                keras.losses.BinaryCrossentropy(from_logits=True),
+                keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0),
+            )
+        else:
+            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+            metric = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+        model.compile(optimizer=keras.optimizers.Adam(tr.learning_rate), loss=loss, metrics=[metric])
         callbacks = [epoch_logger(tr.epochs)]
         if tr.validation_split > 0:
             callbacks.append(
@@ -109,7 +115,8 @@ def run(card: Card, project: Path) -> TrainResult:
         log.info("training %s on %d windows for up to %d epochs", card.network.architecture, len(ds.train.y), tr.epochs)
         history = model.fit(
             ds.train.x,
-            ds.train.y.astype(np.float32),
+            ds.train.y.astype(np.float32 if n_outputs == 1 else np.int64),
+            sample_weight=ds.train.truth.get("weight"),  # per-event weights, where the task has them
             epochs=tr.epochs,
             batch_size=tr.batch_size,
             validation_split=tr.validation_split,
@@ -119,9 +126,11 @@ def run(card: Card, project: Path) -> TrainResult:
         )
     # WRAP activations need their integer bits set from representative data (docs/toolchain.md).
     ebops = float(trace_minmax(model, ds.train.x, batch_size=4096))
-    scores = model.predict(ds.test.x, batch_size=4096, verbose=0).reshape(-1)
-    background, signal = ds.class_names[0], ds.class_names[-1]
-    found = summary(scores, ds.test.y, background=background, signal=signal)
+    scores = model.predict(ds.test.x, batch_size=4096, verbose=0).reshape(len(ds.test.x), -1)
+    if n_outputs == 1:
+        found = summary(scores.reshape(-1), ds.test.y, background=ds.class_names[0], signal=ds.class_names[-1])
+    else:
+        found = multiclass_summary(scores, ds.test.y)
     log.info("test AUC %.4f, %s", found["auc"], ", ".join(f"{k}={v:.4f}" for k, v in found.items() if k != "auc"))
 
     model_path = project / "train" / "model.keras"

@@ -31,7 +31,7 @@ from .artifacts import (
 from .card import Card
 from .dataset import read_dataset
 from .errors import MismatchError
-from .firmware.hls import CSimulation
+from .firmware.hls import CSimulation, Da4mlCSimulation, c_simulation, writer_of
 from .firmware.rtl import RTLEmulation, exact_predict
 
 log = logging.getLogger(__name__)
@@ -161,8 +161,8 @@ def keras_checkpoints(model: Any, x: np.ndarray) -> dict[str, tuple[str, np.ndar
     return out
 
 
-def first_differing_layer(model: Any, csim: CSimulation, x: np.ndarray) -> str | None:
-    """The first Keras layer whose quantised output hls4ml's C simulation does not reproduce on ``x``."""
+def first_differing_layer(model: Any, csim: CSimulation | Da4mlCSimulation, x: np.ndarray) -> str | None:
+    """The first Keras layer whose quantised output the HLS C simulation does not reproduce on ``x``."""
     traced = csim.trace(x)
     for name, (layer, expected) in keras_checkpoints(model, x).items():
         if name in traced and (traced[name].shape != expected.shape or np.any(traced[name] != expected)):
@@ -207,13 +207,14 @@ def run(card: Card, project: Path) -> VerifyResult:
     # out of range, the reference must do what the bus does: keep the low bits (the input quantiser WRAPs)
     outside, wrapped = outside_words(in_fmt)
     out_of_range_mismatches = int(np.sum(np.any(keras(outside) != keras(wrapped), axis=1)))
-    csim_model = CSimulation(compiled.hls_dir)
+    writer = writer_of(compiled.hls_dir)
+    csim_model = c_simulation(compiled.hls_dir)
     csim = csim_model.predict(x)
     emu = RTLEmulation(compiled.rtl_dir, project / "verify" / "rtl_emulation", card.firmware, top=card.name)
     rtl_out = emu.predict(x)
     csim_check = compare(
-        "hls4ml C simulation",
-        f"hls4ml {package_version('hls4ml')} C simulation (g++), double-precision in/out",
+        f"{writer} C simulation",
+        f"{writer} {package_version(writer)} C simulation (g++) of its HLS project, double-precision in/out",
         ref,
         csim.astype(np.float64),
         words,

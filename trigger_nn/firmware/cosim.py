@@ -18,6 +18,7 @@ import importlib.metadata
 import json
 import logging
 import os
+import shutil
 import subprocess
 import time
 import xml.etree.ElementTree as ET
@@ -109,6 +110,13 @@ def _check_testbench_file(results_xml: Path) -> None:
                 f"the simulator's Python ran the testbench {ran}, not {expected}: it imported another copy of "
                 "trigger_nn (from $PYTHONPATH or a relative entry of sys.path); run with one copy on the path"
             )
+
+
+def place_memory_files(src_dir: Path, run_dir: Path) -> None:
+    """Copy da4ml's lookup-table contents where the simulator looks for them: ``$readmemh`` opens its file
+    relative to the simulator's working directory, and a table it cannot open stays all zeros."""
+    for mem in sorted((Path(src_dir) / "memfiles").glob("*.mem")):
+        shutil.copyfile(mem, Path(run_dir) / mem.name)
 
 
 def verilog_sources(rtl_dir: Path) -> list[Path]:
@@ -282,6 +290,7 @@ def run_cosim(
         seed=np.int64(seed),
     )
 
+    place_memory_files(Path(rtl_dir) / "src", run_dir)
     runner = get_runner(SIMULATOR)
     start = time.perf_counter()
     built = build_verilator_model(runner, sources=sources, top=top, build_dir=build_dir, waves=waves)

@@ -1,4 +1,10 @@
-"""hls4ml back-end: a complete Vitis HLS project, and its C simulation as a shared library."""
+"""HLS back-end: a complete Vitis HLS project, and its C simulation as a shared library.
+
+hls4ml writes it; for HGQ2's table (LUT) layers, which hls4ml 1.3 cannot convert (its distributed-arithmetic
+handler fails with ``KeyError: 'da_comb_trace'``, under the latency and the DA strategy alike), da4ml's own
+HLS code generator writes it from the traced logic (``da4ml.codegen.HLSModel``, Vitis flavour). Either is
+verified the same way, through its C simulation.
+"""
 
 from __future__ import annotations
 
@@ -22,14 +28,49 @@ log = logging.getLogger(__name__)
 _STRATEGY = {Strategy.LATENCY: "Latency", Strategy.DISTRIBUTED_ARITHMETIC: "distributed_arithmetic"}
 
 
-def write_project(
-    model: Any, out_dir: Path, fw: FirmwareConfig, *, project_name: str, tb_inputs: np.ndarray | None = None
-) -> None:
-    """Convert ``model`` with hls4ml into ``out_dir`` and compile its C simulation (a g++ check of the sources).
+#: HGQ2's table layers, which hls4ml 1.3 cannot convert
+TABLE_LAYERS = frozenset({"QDenseT", "QConvT1D", "QConvT2D", "QEinsumDenseT"})
+HLS4ML, DA4ML = "hls4ml", "da4ml"
 
-    ``tb_inputs`` (with the model's predictions) become the test bench's ``tb_data``: without them a
+
+def writer_for(model: Any) -> str:
+    """Who writes the HLS project of ``model``: hls4ml, or da4ml where the model has table layers."""
+    return DA4ML if any(type(layer).__name__ in TABLE_LAYERS for layer in model.layers) else HLS4ML
+
+
+def writer_of(project_dir: Path) -> str:
+    """Who wrote the HLS project on disk, from its files."""
+    if (Path(project_dir) / "hls4ml_config.yml").is_file():
+        return HLS4ML
+    if (Path(project_dir) / "model" / "comb.json").is_file():
+        return DA4ML
+    raise ToolError(f"{project_dir} holds neither an hls4ml nor a da4ml HLS project; run `trigger-nn compile`")
+
+
+def source_dir(project_dir: Path) -> Path:
+    """The project's C++ sources, the files its hash covers."""
+    return Path(project_dir) / ("firmware" if writer_of(project_dir) == HLS4ML else "src")
+
+
+def write_project(
+    model: Any,
+    out_dir: Path,
+    fw: FirmwareConfig,
+    *,
+    project_name: str,
+    comb: Any,
+    tb_inputs: np.ndarray | None = None,
+) -> str:
+    """Write the HLS project of ``model`` into ``out_dir``, compile its C simulation (a g++ check of the
+    sources) and say who wrote it.
+
+    hls4ml converts the model; for table layers da4ml writes ``comb``, the model's traced logic.
+    ``tb_inputs`` (with the model's predictions) become hls4ml's test bench ``tb_data``: without them a
     Vitis C/RTL co-simulation runs one all-zero input and measures no II.
     """
+    if writer_for(model) == DA4ML:
+        _write_da4ml(comb, out_dir, fw, project_name)
+        return DA4ML
     with tempfile.TemporaryDirectory(prefix="trigger_nn_tb_") as tb_dir:  # hls4ml empties out_dir as it writes
         tb: dict[str, str] = {}
         if tb_inputs is not None:
@@ -42,6 +83,18 @@ def write_project(
             np.save(tb["input_data_tb"], x.reshape(len(x), -1))
             np.save(tb["output_data_tb"], np.asarray(model.predict(x, verbose=0)).reshape(len(x), -1))
         _write_and_compile(model, out_dir, fw, project_name, tb)
+    return HLS4ML
+
+
+def _write_da4ml(comb: Any, out_dir: Path, fw: FirmwareConfig, project_name: str) -> None:
+    from da4ml.codegen import HLSModel
+
+    log.info("da4ml: writing the Vitis HLS project of the table layers and compiling its C simulation (g++)")
+    model = HLSModel(comb, project_name, out_dir, flavor="vitis", part_name=fw.part, clock_period=fw.clock_period_ns)
+    try:
+        model.compile(openmp=False)
+    except RuntimeError as err:
+        raise ToolError(f"da4ml's HLS C simulation did not compile in {out_dir}: {err}") from err
 
 
 @contextlib.contextmanager
@@ -115,7 +168,10 @@ def relocate(project_dir: Path, final_dir: Path) -> None:
     """Point the project's saved paths at where it will live, before it is moved there.
 
     The test bench's data were read from a temporary folder; the project keeps them in ``tb_data/``.
+    da4ml's project holds only relative paths.
     """
+    if writer_of(project_dir) == DA4ML:
+        return
     cfg = project_dir / "hls4ml_config.yml"
     text = cfg.read_text()
     new, n = re.subn(r"^OutputDir: .*$", f"OutputDir: {final_dir.resolve()}", text, count=1, flags=re.M)
@@ -130,6 +186,40 @@ def relocate(project_dir: Path, final_dir: Path) -> None:
 _TRACE_ALLOC = re.compile(
     r'insert\(std::pair<std::string, void \*>\("(\w+)", \(void \*\) malloc\((\d+) \* element_size\)'
 )
+
+
+def c_simulation(project_dir: Path) -> CSimulation | Da4mlCSimulation:
+    """The C simulation of the HLS project on disk, whoever wrote it."""
+    return CSimulation(project_dir) if writer_of(project_dir) == HLS4ML else Da4mlCSimulation(project_dir)
+
+
+class Da4mlCSimulation:
+    """da4ml's C simulation of its HLS project on disk, re-compiled from the sources there.
+
+    It uses ``HLSModel._compile``, which builds the project's own ``sim/`` bridge without writing the
+    sources again (a private method: da4ml is pinned in pyproject.toml).
+    """
+
+    def __init__(self, project_dir: Path):
+        from da4ml.codegen import HLSModel
+        from da4ml.types import CombLogic
+
+        project_dir = Path(project_dir).resolve()
+        name = next(project_dir.glob("sim/*_bridge.cc")).name.removesuffix("_bridge.cc")
+        self._model = HLSModel(CombLogic.load(project_dir / "model" / "comb.json"), name, project_dir, flavor="vitis")
+        try:
+            self._model._compile(openmp=False)
+        except RuntimeError as err:
+            raise ToolError(f"cannot compile the C simulation of the HLS project in {project_dir}: {err}") from err
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Through the library's double-precision entry, as hls4ml's."""
+        out = self._model.predict(np.ascontiguousarray(x, dtype=np.float64).reshape(len(x), -1))
+        return np.asarray(out, dtype=np.float64).reshape(x.shape[0], -1)
+
+    def trace(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        """da4ml's project is one function of the whole network: there are no layers to trace."""
+        return {}
 
 
 class CSimulation:

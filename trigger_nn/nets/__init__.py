@@ -1,22 +1,61 @@
-"""Quantised network builders (HGQ2 layers), chosen by the card's ``network.architecture``."""
+"""Quantised network builders (HGQ2 layers), chosen by the card's ``network.architecture``.
+
+Every builder takes the dataset's input shape and word, and the number of logits out (one for two
+classes, one per class for more), and returns an uncompiled Keras model whose first quantizer is the
+input word.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
 from typing import Any
 
 from ..artifacts import FixedFormat
-from ..card import ARCHITECTURES, NetworkConfig
+from ..card import CnnConfig, MlpConfig, NetworkConfig, PythonConfig
 from ..errors import CardError
+from .cnn import build_cnn
 from .mlp import build_mlp
 
-BUILDERS: dict[str, Callable[..., Any]] = {"mlp": build_mlp}
-assert set(BUILDERS) == set(ARCHITECTURES)
+
+def build_model(net: NetworkConfig, *, input_shape: tuple[int, ...], input_kif: FixedFormat, n_outputs: int = 1) -> Any:
+    if isinstance(net, MlpConfig):
+        return build_mlp(net, input_shape=input_shape, input_kif=input_kif, n_outputs=n_outputs)
+    if isinstance(net, CnnConfig):
+        return build_cnn(net, input_shape=input_shape, input_kif=input_kif, n_outputs=n_outputs)
+    if isinstance(net, PythonConfig):
+        return _build_from_python(net, input_shape=input_shape, input_kif=input_kif, n_outputs=n_outputs)
+    raise CardError(f"network.architecture {net.architecture!r} has no builder")
 
 
-def build_model(net: NetworkConfig, *, input_shape: tuple[int, ...], input_kif: FixedFormat) -> Any:
+def _build_from_python(
+    net: PythonConfig, *, input_shape: tuple[int, ...], input_kif: FixedFormat, n_outputs: int
+) -> Any:
+    """The user's own builder, called with the flow's inputs; what it returns must be a Keras model."""
+    import keras
+
+    module_name, function_name = net.builder.split(":")
     try:
-        builder = BUILDERS[net.architecture]
-    except KeyError:
-        raise CardError(f"network.architecture {net.architecture!r} is not one of {', '.join(BUILDERS)}") from None
-    return builder(net, input_shape=input_shape, input_kif=input_kif)
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise CardError(
+            f"network.builder {net.builder!r}: cannot import {module_name!r} ({err}); put its folder on PYTHONPATH "
+            "or install it into this environment"
+        ) from None
+    builder = getattr(module, function_name, None)
+    if not callable(builder):
+        raise CardError(f"network.builder {net.builder!r}: {module_name} has no function {function_name!r}")
+    model = builder(
+        input_shape=tuple(input_shape),
+        input_kif=tuple(input_kif),
+        n_outputs=n_outputs,
+        beta=net.beta,
+        weight_bits=net.weight_bits,
+    )
+    if not isinstance(model, keras.Model):
+        raise CardError(f"network.builder {net.builder!r} returned {type(model).__name__}, not a Keras model")
+    if tuple(model.input_shape[1:]) != tuple(input_shape) or model.output_shape[1:] != (n_outputs,):
+        raise CardError(
+            f"network.builder {net.builder!r} returned a model from {model.input_shape[1:]} to "
+            f"{model.output_shape[1:]}; the data need one from {tuple(input_shape)} to ({n_outputs},)"
+        )
+    return model

@@ -11,10 +11,16 @@ from ..errors import CardError, suggest
 from .cdms import CdmsTask
 from .ecl import EclTask
 from .imported import ImportedTask
+from .labelled import LabelledTask
 from .protocol import Headline, Physics, Pretrained, Task, TaskData
 
 #: task name (the card's ``task:``) -> the task
-TASKS: dict[str, Task] = {"cdms_lfn": CdmsTask(), "ecl_photon": EclTask(), "imported": ImportedTask()}
+TASKS: dict[str, Task] = {
+    "cdms_lfn": CdmsTask(),
+    "ecl_photon": EclTask(),
+    "imported": ImportedTask(),
+    "labelled": LabelledTask(),
+}
 
 
 def get_task(name: str, where: str = "task") -> Task:

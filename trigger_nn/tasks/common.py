@@ -53,16 +53,20 @@ class Roc:
     thresholds: np.ndarray
 
 
-def roc(scores: np.ndarray, labels: np.ndarray) -> Roc:
-    """Accept when ``score >= threshold``; ties are kept together (firmware scores are discrete)."""
+def roc(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = None) -> Roc:
+    """Accept when ``score >= threshold``; ties are kept together (firmware scores are discrete).
+
+    ``weights``: each event's weight in the efficiencies (None: every event counts once).
+    """
     scores = np.asarray(scores, dtype=np.float64).reshape(-1)
     labels = np.asarray(labels).reshape(-1).astype(bool)
+    w = np.ones(scores.size) if weights is None else np.asarray(weights, dtype=np.float64).reshape(-1)
     order = np.argsort(-scores, kind="stable")
-    s, lab = scores[order], labels[order]
+    s, lab, w = scores[order], labels[order], w[order]
     last_of_tie = np.r_[np.flatnonzero(np.diff(s) != 0), s.size - 1]
-    tp = np.cumsum(lab)[last_of_tie]
-    fp = np.cumsum(~lab)[last_of_tie]
-    n_sig, n_bkg = max(int(lab.sum()), 1), max(int((~lab).sum()), 1)
+    tp = np.cumsum(w * lab)[last_of_tie]
+    fp = np.cumsum(w * ~lab)[last_of_tie]
+    n_sig, n_bkg = (float(total) if total > 0 else 1.0 for total in (w[lab].sum(), w[~lab].sum()))
     return Roc(
         background_pass=np.r_[0.0, fp / n_bkg],
         signal_eff=np.r_[0.0, tp / n_sig],
@@ -101,6 +105,23 @@ def summary(scores: np.ndarray, labels: np.ndarray, *, background: str, signal: 
         f"{signal}_eff_at_5pct_{background}_pass": signal_eff_at(r, 0.05),
         f"{background}_pass_at_90pct_{signal}_eff": background_pass_at(r, 0.90),
         f"{background}_pass_at_95pct_{signal}_eff": background_pass_at(r, 0.95),
+    }
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Each class's probability from the logits (float64), the score of one class against the rest."""
+    z = np.asarray(logits, dtype=np.float64)
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def multiclass_summary(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """Several classes: the arg-max's accuracy, and the mean AUC of each class (its probability) against the rest."""
+    labels = np.asarray(labels).reshape(-1)
+    prob = softmax(logits)
+    return {
+        "auc": float(np.mean([auc(roc(prob[:, c], labels == c)) for c in range(prob.shape[1])])),
+        "accuracy": float(np.mean(prob.argmax(axis=1) == labels)),
     }
 
 

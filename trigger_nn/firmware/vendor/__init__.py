@@ -18,7 +18,7 @@ from .run import (
     vitis_hls_command,
     vivado_command,
 )
-from .tcl import check_hls_project, check_script, check_vivado_project
+from .tcl import check_da4ml_hls_project, check_hls_project, check_script, check_vivado_project
 
 __all__ = [
     "SYNTH_AND_COSIM",
@@ -26,6 +26,7 @@ __all__ = [
     "VIVADO_ARGV",
     "HlsBuildOptions",
     "VendorTool",
+    "check_da4ml_hls_project",
     "check_hls_project",
     "check_script",
     "check_vivado_project",

@@ -372,6 +372,30 @@ def check_hls_project(
     return calls
 
 
+def check_da4ml_hls_project(hls_dir: Path, *, part: str, top: str, clock_period_ns: float) -> list[TclCall]:
+    """Dry-run da4ml's ``build_vitis_prj.tcl`` (the HLS project of a network of table layers) and check it.
+
+    Checked: the part, the top function (``<top>_fn``), the clock, that every file it adds exists and that
+    C synthesis is called. ToolError lists every problem.
+    """
+    script = Path(hls_dir).resolve() / "build_vitis_prj.tcl"
+    calls = check_script(script, VendorTool.VITIS_HLS)
+    first = _first_calls(calls)
+    problems = _missing_files(calls)
+    for command, words in {"set_top": (f"{top}_fn",), "set_part": (part,)}.items():
+        got = first[command].positionals() if command in first else None
+        if got != words:
+            problems.append(f"{command} gets {got}, not {words}")
+    period = first["create_clock"].option("-period") if "create_clock" in first else None
+    if period is None or float(period) != clock_period_ns:
+        problems.append(f"create_clock -period is {period}, not the card's {clock_period_ns} ns")
+    if "csynth_design" not in first:
+        problems.append("csynth_design is never called")
+    if problems:
+        raise ToolError(f"the dry run of {script} found:\n  - " + "\n  - ".join(problems))
+    return calls
+
+
 def check_vivado_project(rtl_dir: Path, *, part: str, top: str, clock_period_ns: float) -> list[TclCall]:
     """Dry-run ``build_vivado_prj.tcl`` (and the constraints it reads), and check what it asks of Vivado.
 

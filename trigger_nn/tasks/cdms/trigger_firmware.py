@@ -450,7 +450,7 @@ def simulate(firmware: TriggerFirmware, runs: list[StreamRun], work_dir: Path) -
 
     from ... import _deps
     from ...errors import ToolError
-    from ...firmware.cosim import build_verilator_model, source_hash
+    from ...firmware.cosim import build_verilator_model, place_memory_files, source_hash
 
     _deps.require_verilator()
     work_dir = Path(work_dir).resolve()
@@ -466,6 +466,7 @@ def simulate(firmware: TriggerFirmware, runs: list[StreamRun], work_dir: Path) -
         for name, values in r.expected.fields().items():
             arrays[f"{r.name}/{name}"] = values
     np.savez(job, **arrays)
+    place_memory_files(firmware.src_dir, run_dir)
     runner = get_runner("verilator")
     t0 = time.perf_counter()
     build_verilator_model(runner, sources=sources, top=firmware.top, build_dir=build_dir, waves=False)
