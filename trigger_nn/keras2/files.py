@@ -1,14 +1,23 @@
-"""Keras 2 model files read with h5py and json alone: no QKeras, no tf-keras in this environment.
+"""QKeras model files read with h5py and json alone: no QKeras, no tf-keras in this environment.
 
 Keras 2 saves an architecture as JSON (``model.to_json()``) and weights as HDF5 (``save_weights``: one
 group per layer at the root), or both in one HDF5 file (``model.save``: the JSON in the root's
 ``model_config`` attribute, the weights under ``model_weights/``). A layer group lists its weights in
 its ``weight_names`` attribute (``"dense/kernel:0"``, ...), each a dataset at that path in the group.
+
+QKerasV3 (QKeras for Keras 3, ``qkeras-v3`` on PyPI) saves a ``.keras`` zip: ``config.json`` (Keras 3's
+layer configs; its layers registered as ``qkeras>QDense``, ...; quantisers always as dicts) and
+``model.weights.h5`` (``layers/<snake_case class>[_N]/vars/<i>``, the layer's name in the ``name``
+attribute of its ``vars`` group; the optimizer's state beside it). Its layers' module is ``qkeras``, as
+HGQ2's QKeras API's is, so Keras cannot load them here: they are read from the file, as Keras 2's are.
+Format as found in qkeras-v3 1.2.1 files: tests/data/qkeras_v3/README.md.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,10 +52,14 @@ def read(model_path: Path, weights_path: Path | None = None) -> Keras2Model:
     if not model_path.is_file():
         raise ModelFileError(f"{model_path}: no such file")
     if model_path.suffix == ".keras":
-        raise ModelFileError(
-            f"{model_path}: a Keras 3 .keras file, not a Keras 2 one; import takes Keras 2 / QKeras files "
-            "(MODEL.json WEIGHTS.h5, or MODEL.h5)"
-        )
+        if weights_path is not None:
+            raise ModelFileError(f"{model_path}: a .keras file holds its weights; give it alone")
+        if not is_qkeras_v3(model_path):
+            raise ModelFileError(
+                f"{model_path}: a Keras 3 .keras file without QKerasV3 layers; this reader takes QKeras files "
+                "(MODEL.json WEIGHTS.h5, MODEL.h5, or a QKerasV3 MODEL.keras)"
+            )
+        return _read_qkeras_v3(model_path)
     if model_path.suffix == ".json":
         if weights_path is None:
             raise ModelFileError(f"{model_path}: an architecture alone; give its weights too (MODEL.json WEIGHTS.h5)")
@@ -65,6 +78,60 @@ def read(model_path: Path, weights_path: Path | None = None) -> Keras2Model:
         config, keras_version = _read_h5_config(model_path)
         weights = _read_weights(model_path, full_model=True)
     return _assemble(config, weights, keras_version, str(model_path))
+
+
+#: QKerasV3's weights in the order Keras 3 saves them (``vars/0``, ``vars/1``, ...), by layer kind
+V3_WEIGHTS = {
+    "QDense": ("kernel", "bias"),
+    "QConv1D": ("kernel", "bias"),
+    "QConv2D": ("kernel", "bias"),
+    "QDepthwiseConv2D": ("depthwise_kernel", "bias"),
+}
+
+
+def _keras3_config(path: Path) -> dict[str, Any]:
+    try:
+        with zipfile.ZipFile(path) as z:
+            return json.loads(z.read("config.json"))
+    except (KeyError, ValueError, zipfile.BadZipFile, OSError) as err:
+        raise ModelFileError(
+            f"{path}: not a readable Keras 3 .keras file ({err}); was it saved with model.save(), and copied whole?"
+        ) from err
+
+
+def is_qkeras_v3(path: Path) -> bool:
+    """Whether a ``.keras`` file holds QKerasV3 layers (registered as ``qkeras>...``)."""
+    layers = _keras3_config(path).get("config", {}).get("layers", [])
+    return any(str(layer.get("registered_name") or "").startswith("qkeras>") for layer in layers)
+
+
+def _read_qkeras_v3(path: Path) -> Keras2Model:
+    import h5py
+
+    config = _keras3_config(path)
+    with zipfile.ZipFile(path) as z:
+        version = str(json.loads(z.read("metadata.json")).get("keras_version", "unknown"))
+        weights_file = io.BytesIO(z.read("model.weights.h5"))
+    weights: dict[str, dict[str, np.ndarray]] = {}
+    kinds = {layer["name"]: layer["class_name"] for layer in config.get("config", {}).get("layers", [])}
+    try:
+        with h5py.File(weights_file, "r") as f:
+            for group in f["layers"].values():
+                vars_ = group["vars"]
+                name = _text(vars_.attrs.get("name", ""))
+                values = [np.asarray(vars_[str(i)][()]) for i in range(len(vars_))]
+                if not values:
+                    continue
+                names = V3_WEIGHTS.get(kinds.get(name, ""))
+                if names is None or len(values) > len(names):
+                    raise ModelFileError(
+                        f"{path}: layer {name!r} ({kinds.get(name, 'unknown')}) has {len(values)} weights this reader "
+                        f"does not know how to name; QKerasV3 layers with weights read here: {', '.join(V3_WEIGHTS)}"
+                    )
+                weights[name] = dict(zip(names, values, strict=False))
+    except (KeyError, OSError) as err:
+        raise ModelFileError(f"{path}: its model.weights.h5 cannot be read ({err}); the file may be corrupt") from err
+    return _assemble(config, weights, version, str(path))
 
 
 def _open(path: Path) -> Any:
@@ -139,6 +206,7 @@ def _chain(config: dict[str, Any], where: str) -> tuple[list[dict[str, Any]], tu
         raise ModelFileError(f"{where}: a {kind!r} model; import takes Keras 2 Sequential and Functional models")
     layers = body["layers"]
     inputs, outputs = body.get("input_layers", []), body.get("output_layers", [])
+    inputs, outputs = ([v] if v and not isinstance(v[0], list) else v for v in (inputs, outputs))  # Keras 3: flat
     if len(inputs) != 1 or len(outputs) != 1:
         raise ConversionError(
             f"{where}: the model has {len(inputs)} inputs and {len(outputs)} outputs; the firmware takes one input "
@@ -146,7 +214,7 @@ def _chain(config: dict[str, Any], where: str) -> tuple[list[dict[str, Any]], tu
         )
     previous = None
     for layer in layers:
-        sources = {node[0] for nodes in layer.get("inbound_nodes", []) for node in nodes}
+        sources = _sources(layer.get("inbound_nodes", []))
         if layer["class_name"] != "InputLayer" and sources != {previous}:
             raise ConversionError(
                 f"{where}: layer {layer['name']!r} takes its input from {sorted(sources)}, not from the layer before "
@@ -157,6 +225,19 @@ def _chain(config: dict[str, Any], where: str) -> tuple[list[dict[str, Any]], tu
     first = layers[0].get("config", {})
     shape = first.get("batch_input_shape") or first.get("batch_shape")
     return list(layers), (tuple(shape[1:]) if shape else None)
+
+
+def _sources(nodes: list[Any]) -> set[str]:
+    """The layers a layer reads: Keras 2 lists ``[[name, 0, 0, {}]]``, Keras 3 ``{"args": [keras tensors]}``."""
+    found = set()
+    for node in nodes:
+        if isinstance(node, dict):
+            for arg in node.get("args", []):
+                if isinstance(arg, dict) and arg.get("class_name") == "__keras_tensor__":
+                    found.add(arg["config"]["keras_history"][0])
+        else:
+            found.update(entry[0] for entry in node)
+    return found
 
 
 def _assemble(config: Any, weights: dict[str, dict[str, np.ndarray]], keras_version: str, where: str) -> Keras2Model:

@@ -138,6 +138,13 @@ def _fill(name: str, args: tuple[Any, ...], kwargs: dict[str, Any], text: str, w
             f"{where}: unknown quantiser {text}; import takes {', '.join(sorted(SIGNATURES))} (QKeras 0.9)"
         )
     defaults = SIGNATURES[name]
+    if "post_training_scale" in kwargs:  # QKerasV3's: a float scale after training, none where it is null
+        scale = kwargs.pop("post_training_scale")
+        if scale is not None:
+            raise ConversionError(
+                f"{where}: {text} has post_training_scale {scale!r}, a float scale with no exact fixed-point "
+                "form; re-save the model without it"
+            )
     if len(args) > len(defaults):
         raise ConversionError(f"{where}: {text} has more arguments than QKeras' {name} takes")
     params = dict(defaults) | dict(zip(defaults, args, strict=False))

@@ -1,7 +1,8 @@
 """`trigger-nn import`: a model file -> a Keras 3 / HGQ2 model and a model card.
 
-A Keras 2 / QKeras file is rebuilt on HGQ2 layers (``keras2/``); a Keras 3 file of HGQ2 layers is taken as
-it is (``keras3.py``), behind the input bus.
+A QKeras file — Keras 2 (MODEL.json WEIGHTS.h5, MODEL.h5) or QKerasV3 (MODEL.keras) — is read from the
+file and rebuilt on HGQ2 layers (``keras2/``); a Keras 3 file of HGQ2 layers is taken as it is
+(``keras3.py``), behind the input bus.
 
 The import writes ``<models>/<name>/model.keras`` (the rebuilt model), ``inputs.npz`` (the vectors that
 verify and cosim send, on the input bus's grid), ``import.json`` (what was read and how it compared with
@@ -179,12 +180,13 @@ def run(
     if not force and (card_path.exists() or folder.exists()):
         raise CardError(f"{card_path} or {folder} already exists; give --force to replace them")
     k2 = k3 = None
-    if Path(model_file).suffix == ".keras":  # Keras 3: HGQ2's layers, imported as they are
+    keras3_file = Path(model_file).suffix == ".keras" and Path(model_file).is_file()
+    if keras3_file and not files.is_qkeras_v3(Path(model_file)):  # Keras 3: HGQ2's layers, imported as they are
         if weights_file is not None:
             raise CardError(f"{model_file}: a .keras file holds its weights; give it alone")
         if drop_final_activation:
-            raise CardError("--drop-final-activation applies to Keras 2 / QKeras files; in a Keras 3 model, end "
-                            "the network on the logits")  # fmt: skip
+            raise CardError("--drop-final-activation applies to QKeras files; in a Keras 3 model of HGQ2 layers, "
+                            "end the network on the logits")  # fmt: skip
         k3 = keras3.read(Path(model_file))
         keras3.check(k3)
         input_shape = tuple(int(d) for d in k3.input_shape[1:])
