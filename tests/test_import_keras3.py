@@ -90,3 +90,30 @@ def test_a_keras3_model_needs_its_input_word(saved: tuple[Path, Path], tmp_path:
     not_a_model.write_bytes(b"not a zip")
     assert cli.main(["import", str(not_a_model), "-o", "b", "--models", str(tmp_path), "-q"]) == 1
     assert "not a Keras 3 .keras file" in capsys.readouterr().err
+
+
+def test_a_model_of_hgq2_qkeras_api_layers_imports_and_verifies(tmp_path: Path) -> None:
+    """HGQ2's QKeras-style API (its ``qkeras`` package) makes HGQ2 layers, saved as such: imported as they are."""
+    import keras
+    from qkeras.qlayers import QActivation, QDense
+    from qkeras.quantizers import quantized_bits, quantized_relu
+
+    keras.utils.set_random_seed(3)
+    inp = keras.Input((8,), name="features")
+    h = QActivation(quantized_bits(8, 3, alpha=1))(inp)
+    h = QDense(4, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(6, 0, alpha=1))(h)
+    h = QActivation(quantized_relu(6, 2))(h)
+    out = QDense(2, kernel_quantizer=quantized_bits(8, 2, alpha=1), bias_quantizer=quantized_bits(8, 2, alpha=1))(h)
+    model = keras.Model(inp, out)
+    model.save(tmp_path / "qkeras_api.keras")
+    x = _words(1000, (8,), seed=2)
+    np.savez(tmp_path / "vectors.npz", x=x, y=model.predict(x.astype(np.float32), verbose=0))
+    argv = ["import", str(tmp_path / "qkeras_api.keras"), "-o", "api_net", "--models", str(tmp_path)]
+    assert cli.main([*argv, "--inputs", str(tmp_path / "vectors.npz")]) == 0
+    record = json.loads((tmp_path / "api_net" / "import.json").read_text())
+    assert record["qkeras_mismatches"] == 0 and any("(Quantizer)" in layer for layer in record["layers"])
+    card = tmp_path / "api_net.yaml"
+    for stage in ("simulate", "train", "compile", "verify"):
+        assert cli.main([stage, str(card), "--projects", str(tmp_path / "projects")]) == 0, stage
+    verified = json.loads((tmp_path / "projects" / "api_net" / "verify.json").read_text())
+    assert [c["mismatches"] for c in verified["checks"]] == [0, 0] and verified["checks"][0]["vectors"] >= 1000

@@ -6,6 +6,7 @@ import re
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from trigger_nn.card import CnnConfig, MlpConfig, PythonConfig
@@ -110,3 +111,24 @@ def test_a_python_builder_that_fails_is_named(builders: str, builder: str, messa
 def test_a_python_builder_of_the_wrong_shape_is_named(builders: str) -> None:
     with pytest.raises(CardError, match=re.escape("the data need one from (6,) to (3,)")):
         build_model(PythonConfig(builder=f"{builders}:one_logit"), input_shape=(6,), input_kif=ADC, n_outputs=3)
+
+
+def test_the_flow_trains_a_python_builders_network(builders: str, tmp_path: Path) -> None:
+    """A card naming the builder: `train` builds, trains and saves it like the card's own architectures."""
+    import keras
+
+    from trigger_nn.cli import main
+    from trigger_nn.tasks.data_files import write_arrays
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(-8, 8, (400, 6)).astype(np.float64)
+    write_arrays(tmp_path / "events.npz", {"x": x, "y": (x[:, 0] + x[:, 1] > 0).astype(int)})
+    card = tmp_path / "card.yaml"
+    card.write_text(
+        "name: own_net\ntask: labelled\ndata: {file: events.npz, input_word: 'fixed<4,4>'}\n"
+        f"network: {{architecture: python, builder: '{builders}:residual'}}\ntraining: {{epochs: 3}}\n"
+    )
+    for stage in ("simulate", "train"):
+        assert main([stage, str(card), "--projects", str(tmp_path / "projects")]) == 0, stage
+    model = keras.models.load_model(tmp_path / "projects" / "own_net" / "train" / "model.keras", compile=False)
+    assert "Add" in layer_types(model) and model.output_shape == (None, 1)
