@@ -95,7 +95,8 @@ def _keras3_config(path: Path) -> dict[str, Any]:
             return json.loads(z.read("config.json"))
     except (KeyError, ValueError, zipfile.BadZipFile, OSError) as err:
         raise ModelFileError(
-            f"{path}: not a readable Keras 3 .keras file ({err}); was it saved with model.save(), and copied whole?"
+            f"{path}: not a Keras 3 .keras file (a zip archive with config.json: {err}); was it saved with "
+            "model.save(), and copied whole?"
         ) from err
 
 

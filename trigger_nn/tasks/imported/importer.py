@@ -19,7 +19,10 @@ import hashlib
 import logging
 import re
 import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
@@ -61,6 +64,59 @@ def _first_quantizer_kif(k2: files.Keras2Model) -> FixedFormat | None:
     if not isinstance(q, qk.Quantizer):
         return None
     return qk.data_format(q, f"layer {first.name!r}").fixed
+
+
+@dataclass(frozen=True)
+class SourceModel:
+    """A model file as read, whatever its kind: what the rest of the import needs of it."""
+
+    input_shape: tuple[int, ...]
+    layers: tuple[str, ...]  # "name (kind)", in order
+    keras_version: str
+    input_kif: FixedFormat | None  # the word its first quantiser sets, where it has one
+    input_kif_from: str
+    no_word_reason: str  # why the input word must be given, where it has none
+    final_activation: str | None  # a final float softmax/sigmoid the import may drop
+    build: Callable[[FixedFormat, bool], Any]  # (input word, drop the final activation) -> the Keras 3 model
+
+
+def _read_keras3(model_file: Path, weights_file: Path | None, drop_final_activation: bool) -> SourceModel | None:
+    """A Keras 3 file of HGQ2 layers, taken as it is; None for any other file (QKerasV3 .keras included)."""
+    if model_file.suffix != ".keras" or not model_file.is_file() or files.is_qkeras_v3(model_file):
+        return None
+    if weights_file is not None:
+        raise CardError(f"{model_file}: a .keras file holds its weights; give it alone")
+    if drop_final_activation:
+        raise CardError("--drop-final-activation applies to QKeras files; in a Keras 3 model of HGQ2 layers, "
+                        "end the network on the logits")  # fmt: skip
+    k3 = keras3.read(model_file)
+    keras3.check(k3)
+    return SourceModel(
+        input_shape=tuple(int(d) for d in k3.input_shape[1:]),
+        layers=tuple(f"{layer.name} ({type(layer).__name__})" for layer in k3.layers),
+        keras_version=keras3.keras_version(model_file),
+        input_kif=None,
+        input_kif_from="",
+        no_word_reason="a Keras 3 model does not record the trigger word its inputs arrive as",
+        final_activation=None,
+        build=lambda kif, _drop: keras3.with_input_bus(k3, kif),
+    )
+
+
+def _read_qkeras(model_file: Path, weights_file: Path | None) -> SourceModel:
+    """A QKeras file (Keras 2 JSON + HDF5, full HDF5, or QKerasV3 .keras), read from the file and rebuilt."""
+    k2 = files.read(model_file, weights_file)
+    first = _first_quantizer_kif(k2)
+    return SourceModel(
+        input_shape=k2.input_shape,
+        layers=tuple(f"{layer.name} ({layer.kind})" for layer in k2.layers),
+        keras_version=k2.keras_version,
+        input_kif=first,
+        input_kif_from=f"the model's first quantiser ({k2.layers[0].name})" if first is not None else "",
+        no_word_reason="the model has no input quantiser, so the input word is unknown",
+        final_activation=final_probability(k2),
+        build=lambda kif, drop: rebuild(k2, kif, drop_final_activation=drop),
+    )
 
 
 def _read_inputs(path: Path, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray | None]:
@@ -179,56 +235,36 @@ def run(
     card_path, folder = models_dir / f"{name}.yaml", models_dir / name
     if not force and (card_path.exists() or folder.exists()):
         raise CardError(f"{card_path} or {folder} already exists; give --force to replace them")
-    k2 = k3 = None
-    keras3_file = Path(model_file).suffix == ".keras" and Path(model_file).is_file()
-    if keras3_file and not files.is_qkeras_v3(Path(model_file)):  # Keras 3: HGQ2's layers, imported as they are
-        if weights_file is not None:
-            raise CardError(f"{model_file}: a .keras file holds its weights; give it alone")
-        if drop_final_activation:
-            raise CardError("--drop-final-activation applies to QKeras files; in a Keras 3 model of HGQ2 layers, "
-                            "end the network on the logits")  # fmt: skip
-        k3 = keras3.read(Path(model_file))
-        keras3.check(k3)
-        input_shape = tuple(int(d) for d in k3.input_shape[1:])
-        layers = tuple(f"{layer.name} ({type(layer).__name__})" for layer in k3.layers)
-        version = keras3.keras_version(Path(model_file))
-    else:
-        k2 = files.read(model_file, weights_file)
-        input_shape = k2.input_shape
-        layers = tuple(f"{layer.name} ({layer.kind})" for layer in k2.layers)
-        version = k2.keras_version
-    log.info("read %s: %d layers (Keras %s): %s", model_file, len(layers), version, ", ".join(layers))
+    source = _read_keras3(Path(model_file), weights_file, drop_final_activation)
+    if source is None:
+        source = _read_qkeras(Path(model_file), weights_file)
+    log.info("read %s: %d layers (Keras %s): %s", model_file, len(source.layers), source.keras_version,
+             ", ".join(source.layers))  # fmt: skip
 
     x = y = None
     if inputs is not None:
-        x, y = _read_inputs(inputs, input_shape)
+        x, y = _read_inputs(inputs, source.input_shape)
     if input_format is not None:
         kif, origin = parse_format(input_format), f"--input-format {input_format}"
     elif x is not None:
         kif, origin = holding_format(x), f"the values of {inputs}"
-    elif k2 is not None and (first := _first_quantizer_kif(k2)) is not None:
-        kif, origin = first, f"the model's first quantiser ({k2.layers[0].name})"
+    elif source.input_kif is not None:
+        kif, origin = source.input_kif, source.input_kif_from
     else:
-        why = (
-            "the model has no input quantiser, so the input word is unknown"
-            if k2 is not None
-            else "a Keras 3 model does not record the trigger word its inputs arrive as"
+        raise CardError(
+            f"{model_file}: {source.no_word_reason}: give --input-format fixed<W,I> (the trigger word) or "
+            "--inputs FILE.npz"
         )
-        raise CardError(f"{model_file}: {why}: give --input-format fixed<W,I> (the trigger word) or --inputs FILE.npz")
     if kif.width > 32:
         raise CardError(f"the input word ({origin}) is {kif.width} bits wide; da4ml's input bus takes at most 32")
     if x is None:
-        x = _random_words(kif, input_shape, DEFAULT_VECTORS, seed)
+        x = _random_words(kif, source.input_shape, DEFAULT_VECTORS, seed)
         log.info("no --inputs: %d random words over the input format", len(x))
     _on_grid(x, kif, str(inputs) if inputs else "the inputs")
-    dropped = None
-    if k2 is not None:
-        dropped = final_probability(k2) if drop_final_activation else None
-        if drop_final_activation and dropped is None:
-            raise CardError(f"--drop-final-activation: {model_file} does not end in a float softmax or sigmoid")
-        model = rebuild(k2, kif, drop_final_activation=drop_final_activation)
-    else:
-        model = keras3.with_input_bus(k3, kif)
+    dropped = source.final_activation if drop_final_activation else None
+    if drop_final_activation and dropped is None:
+        raise CardError(f"--drop-final-activation: {model_file} does not end in a float softmax or sigmoid")
+    model = source.build(kif, drop_final_activation)
     mismatches, compared_as = 0, "outputs"
     if y is not None:
         ours = np.asarray(model.predict(x.astype(np.float32), batch_size=4096, verbose=0))
@@ -236,8 +272,8 @@ def run(
 
     record = ImportRecord(
         sources={str(p): _sha256(Path(p)) for p in (model_file, weights_file) if p is not None},
-        keras_version=version,
-        layers=layers,
+        keras_version=source.keras_version,
+        layers=source.layers,
         input_kif=kif,
         input_format_from=origin,
         vectors=len(x),
@@ -246,11 +282,11 @@ def run(
         dropped_final_activation=dropped,
         qkeras_outputs=compared_as,
     )
-    source = " ".join(str(p) for p in (model_file, weights_file) if p is not None)
+    source_files = " ".join(str(p) for p in (model_file, weights_file) if p is not None)
     card = {
         "name": name,
         "task": "imported",
-        "data": {"model": f"{name}/model.keras", "inputs": f"{name}/inputs.npz", "source": source},
+        "data": {"model": f"{name}/model.keras", "inputs": f"{name}/inputs.npz", "source": source_files},
         "firmware": {"part": "xcvu13p-flga2577-2-e", "clock_period_ns": 5.0, "latency_budget_ns": 1600.0},
         "verify": {"n_vectors": min(10000, len(x))},
         "cosim": {"n_vectors": min(10000, len(x))},
@@ -263,7 +299,7 @@ def run(
         np.savez_compressed(tmp / "inputs.npz", **arrays)
         record.save(tmp / ImportedModel.RECORD)
     with atomic_path(card_path) as tmp:
-        tmp.write_text(f"# Imported by `trigger-nn import` from {source} (Keras {version}).\n"
+        tmp.write_text(f"# Imported by `trigger-nn import` from {source_files} (Keras {source.keras_version}).\n"
                        + yaml.safe_dump(card, sort_keys=False))  # fmt: skip
     log.info("wrote %s and %s/", card_path, folder)
     return card_path
