@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -92,22 +94,34 @@ def test_a_keras3_model_needs_its_input_word(saved: tuple[Path, Path], tmp_path:
     assert "not a Keras 3 .keras file" in capsys.readouterr().err
 
 
-def test_a_model_of_hgq2_qkeras_api_layers_imports_and_verifies(tmp_path: Path) -> None:
-    """HGQ2's QKeras-style API (its ``qkeras`` package) makes HGQ2 layers, saved as such: imported as they are."""
-    import keras
-    from qkeras.qlayers import QActivation, QDense
-    from qkeras.quantizers import quantized_bits, quantized_relu
+QKERAS_API_MODEL = """
+import sys
+import keras
+import numpy as np
+from qkeras.qlayers import QActivation, QDense
+from qkeras.quantizers import quantized_bits, quantized_relu
 
-    keras.utils.set_random_seed(3)
-    inp = keras.Input((8,), name="features")
-    h = QActivation(quantized_bits(8, 3, alpha=1))(inp)
-    h = QDense(4, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(6, 0, alpha=1))(h)
-    h = QActivation(quantized_relu(6, 2))(h)
-    out = QDense(2, kernel_quantizer=quantized_bits(8, 2, alpha=1), bias_quantizer=quantized_bits(8, 2, alpha=1))(h)
-    model = keras.Model(inp, out)
-    model.save(tmp_path / "qkeras_api.keras")
-    x = _words(1000, (8,), seed=2)
-    np.savez(tmp_path / "vectors.npz", x=x, y=model.predict(x.astype(np.float32), verbose=0))
+keras.utils.set_random_seed(3)
+inp = keras.Input((8,), name="features")
+h = QActivation(quantized_bits(8, 3, alpha=1))(inp)
+h = QDense(4, kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(6, 0, alpha=1))(h)
+h = QActivation(quantized_relu(6, 2))(h)
+out = QDense(2, kernel_quantizer=quantized_bits(8, 2, alpha=1), bias_quantizer=quantized_bits(8, 2, alpha=1))(h)
+model = keras.Model(inp, out)
+model.save(sys.argv[1] + "/qkeras_api.keras")
+x = np.load(sys.argv[1] + "/x.npy")
+np.savez(sys.argv[1] + "/vectors.npz", x=x, y=model.predict(x.astype(np.float32), verbose=0))
+"""
+
+
+def test_a_model_of_hgq2_qkeras_api_layers_imports_and_verifies(tmp_path: Path) -> None:
+    """HGQ2's QKeras-style API (its ``qkeras`` package) makes HGQ2 layers, saved as such: imported as they are.
+
+    The model is made in a process of its own: importing ``qkeras.qlayers`` rewrites every HGQ2 layer class
+    for the whole process (``nets.refuse_patched_hgq``).
+    """
+    np.save(tmp_path / "x.npy", _words(1000, (8,), seed=2))
+    subprocess.run([sys.executable, "-c", QKERAS_API_MODEL, str(tmp_path)], check=True, capture_output=True)
     argv = ["import", str(tmp_path / "qkeras_api.keras"), "-o", "api_net", "--models", str(tmp_path)]
     assert cli.main([*argv, "--inputs", str(tmp_path / "vectors.npz")]) == 0
     record = json.loads((tmp_path / "api_net" / "import.json").read_text())
@@ -117,3 +131,18 @@ def test_a_model_of_hgq2_qkeras_api_layers_imports_and_verifies(tmp_path: Path) 
         assert cli.main([stage, str(card), "--projects", str(tmp_path / "projects")]) == 0, stage
     verified = json.loads((tmp_path / "projects" / "api_net" / "verify.json").read_text())
     assert [c["mismatches"] for c in verified["checks"]] == [0, 0] and verified["checks"][0]["vectors"] >= 1000
+
+
+def test_a_network_built_after_hgq2s_qkeras_api_was_imported_is_refused() -> None:
+    script = (
+        "import qkeras.qlayers\n"
+        "from trigger_nn.card import MlpConfig\n"
+        "from trigger_nn.errors import CardError\n"
+        "from trigger_nn.nets import build_model\n"
+        "try:\n"
+        "    build_model(MlpConfig(hidden_units=(3,)), input_shape=(4,), input_kif=(1, 3, 0))\n"
+        "except CardError as err:\n"
+        "    print(err)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True).stdout
+    assert "HGQ2's QKeras-style API (qkeras.qlayers) was imported in this process" in out

@@ -120,6 +120,7 @@ def load_keras_model(path: Path) -> Any:
     setup_environment()
     import hgq  # noqa: F401  (registers the HGQ2 layers with Keras)
     import keras
+    import qkeras  # noqa: F401  (HGQ2's QKeras-style quantizers, which its QKeras-API layers save; not qlayers)
 
     path = Path(path)
     if not path.is_file():

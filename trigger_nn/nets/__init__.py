@@ -19,12 +19,31 @@ from .mlp import build_mlp
 
 def build_model(net: NetworkConfig, *, input_shape: tuple[int, ...], input_kif: FixedFormat, n_outputs: int = 1) -> Any:
     if isinstance(net, MlpConfig):
-        return build_mlp(net, input_shape=input_shape, input_kif=input_kif, n_outputs=n_outputs)
-    if isinstance(net, CnnConfig):
-        return build_cnn(net, input_shape=input_shape, input_kif=input_kif, n_outputs=n_outputs)
-    if isinstance(net, PythonConfig):
-        return _build_from_python(net, input_shape=input_shape, input_kif=input_kif, n_outputs=n_outputs)
-    raise CardError(f"network.architecture {net.architecture!r} has no builder")
+        model = build_mlp(net, input_shape=input_shape, input_kif=input_kif, n_outputs=n_outputs)
+    elif isinstance(net, CnnConfig):
+        model = build_cnn(net, input_shape=input_shape, input_kif=input_kif, n_outputs=n_outputs)
+    elif isinstance(net, PythonConfig):
+        model = _build_from_python(net, input_shape=input_shape, input_kif=input_kif, n_outputs=n_outputs)
+    else:
+        raise CardError(f"network.architecture {net.architecture!r} has no builder")
+    refuse_patched_hgq()
+    return model
+
+
+def refuse_patched_hgq() -> None:
+    """HGQ2's QKeras-style API (``import qkeras.qlayers``, HGQ2's own ``qkeras`` package) rewrites the
+    ``__init__`` of every HGQ2 layer class for the whole process: input quantizers and EBOPs off unless
+    given. A network built after it has no input word and no resource regulariser, and fails far from
+    the cause (da4ml: "Cannot multiply unquantized input variable"); it is refused here instead."""
+    from hgq.layers import QDense
+
+    if "qkeras_layer_wrap" in QDense.__init__.__qualname__:
+        raise CardError(
+            "HGQ2's QKeras-style API (qkeras.qlayers) was imported in this process; it changes every HGQ2 layer "
+            "(no input quantizer, no EBOPs), so the network cannot be built as the card asks. Build with "
+            "hgq.layers directly (a network.builder must not import qkeras.qlayers), or run the flow in a "
+            "process that does not import it"
+        )
 
 
 def _build_from_python(

@@ -35,6 +35,8 @@ def read(path: Path) -> Any:
     """The model in a Keras 3 ``.keras`` file, HGQ2's layers registered; one clear error where it does not load."""
     import hgq  # noqa: F401  (registers HGQ2's layers with Keras' deserialisation)
     import keras
+    import qkeras  # noqa: F401  (HGQ2's QKeras-style quantizers, which its QKeras-API layers save; not qlayers,
+    # which would rewrite every HGQ2 layer class for the process: nets.refuse_patched_hgq)
 
     if not zipfile.is_zipfile(path):
         raise ModelFileError(f"{path}: not a Keras 3 .keras file (a zip archive); was it saved with model.save()?")
