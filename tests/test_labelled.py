@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from trigger_nn.artifacts import VerifyResult
 from trigger_nn.cli import main
-from trigger_nn.dataset import Split
+from trigger_nn.dataset import Split, read_dataset
 from trigger_nn.errors import CardError, DataError
 from trigger_nn.tasks.data_files import write_arrays as write
 from trigger_nn.tasks.labelled import LabelledTask, physics
@@ -79,9 +80,12 @@ def test_a_multiclass_npz_of_images_builds_verifies_and_reports(tmp_path: Path) 
     fw = report["physics"]["firmware"]
     assert fw["vectors"] == 450  # 30 % of 1500 events, every one through the firmware
     assert fw["accuracy"] > 0.8 and fw["auc"] > 0.9  # it learnt the three classes
-    matrix = np.array(fw["confusion_matrix"])
-    assert matrix.shape == (3, 3) and np.allclose(matrix.sum(axis=1), 1.0)
-    assert [fw[f"{c}_efficiency"] for c in CLASSES] == pytest.approx(np.diag(matrix).tolist())
+    # the confusion matrix, worked out here from the firmware's verified logits and the test labels
+    logits, rows = VerifyResult.load(project / "verify.json").vectors().test_set_outputs()
+    y = read_dataset(project / "data" / "dataset.h5").test.y[rows]
+    expected = np.array([np.bincount(logits[y == c].argmax(axis=1), minlength=3) / np.sum(y == c) for c in range(3)])
+    assert logits.shape == (450, 3) and np.allclose(fw["confusion_matrix"], expected)
+    assert [fw[f"{c}_efficiency"] for c in CLASSES] == pytest.approx(np.diag(expected).tolist())
     md = (project / "report.md").read_text()
     assert "| true class \\ firmware's class | noise | blob | line |" in md
     assert "Efficiencies in bins of 'energy'" in md
@@ -132,6 +136,7 @@ def test_values_outside_the_word_are_refused_or_saturated(tmp_path: Path, caplog
         ({"y": np.arange(60) % 2 + 0.5}, "labels that are not class numbers 0, 1, ...: found 0.5, 1.5"),
         ({"y": (np.arange(60) % 2) * 2}, "no event of class 1 (classes found: 0, 2)"),
         ({"y": np.zeros(60)}, "has only class 0"),
+        ({"y": np.r_[np.arange(59) % 2, 2e8]}, "no event of class 2 (classes found: 0, 1, 2e+08)"),
         ({"w": -np.ones(60)}, "weights must be >= 0 and not all 0"),
         ({"b": np.zeros((60, 3))}, "array 'b' holds 3 values per event; data.inputs needs one"),
         ({"y": np.arange(59) % 2}, "arrays have different lengths: 'a' has 60 events but 'y' has 59"),
@@ -172,12 +177,13 @@ def test_a_bad_input_word_is_named() -> None:
         parse_word("fixed<40,8>", "card.data.input_word")
 
 
-def test_weights_count_in_the_efficiencies(tmp_path: Path) -> None:
-    """An event of weight 2 counts as two events of weight 1, in the ROC and in the per-class efficiencies."""
+@pytest.mark.parametrize("classes", [("bkg", "sig"), ("a", "b", "c")])
+def test_weights_count_in_the_efficiencies(tmp_path: Path, classes: tuple[str, ...]) -> None:
+    """An event of weight 2 counts as two events of weight 1: in the ROC, the confusion matrix, every efficiency."""
     rng = np.random.default_rng(1)
-    n = 300
-    y = np.arange(n) % 2
-    scores = y + rng.normal(0, 0.8, n)
+    n, k = 300, len(classes)
+    y = np.arange(n) % k
+    scores = (y + rng.normal(0, 0.8, n)) if k == 2 else np.eye(k)[y] + rng.normal(0, 0.8, (n, k))
     w = rng.integers(1, 3, n).astype(float)
     repeat = np.repeat(np.arange(n), w.astype(int))
     card = LabelledData(file=tmp_path / "x.npz", weights="w")
@@ -186,10 +192,12 @@ def test_weights_count_in_the_efficiencies(tmp_path: Path) -> None:
         test = Split(x=np.zeros((len(rows), 1)), y=y[rows], truth={"weight": weights})
         out = tmp_path / f"plots{len(rows)}"
         out.mkdir()
-        return physics.evaluate(card, test, ("bkg", "sig"), scores[rows], np.arange(len(rows)), out).metrics
+        return physics.evaluate(card, test, classes, scores[rows], np.arange(len(rows)), out).metrics
 
     weighted, repeated = run(np.arange(n), w), run(repeat, np.ones(len(repeat)))
     assert weighted.pop("vectors") == n and repeated.pop("vectors") == len(repeat)
+    if k > 2:
+        assert np.allclose(weighted.pop("confusion_matrix"), repeated.pop("confusion_matrix"))
     assert weighted == pytest.approx(repeated)
 
 
@@ -201,3 +209,10 @@ def test_the_split_keeps_every_class_in_both_sets_and_follows_the_seed(tmp_path:
     assert np.bincount(ds.train.y).tolist() == [21, 21, 21]
     again = LabelledTask().dataset(card, seed=5)
     assert np.array_equal(again.test.x, ds.test.x) and ds.input_kif == (1, 2, 3)
+
+
+def test_a_class_missing_from_the_verified_events_is_named(tmp_path: Path) -> None:
+    test = Split(x=np.zeros((4, 1)), y=np.array([0, 1, 0, 1]), truth={"weight": np.ones(4)})
+    with pytest.raises(DataError, match=r"none of the 4 test events .* is of class 'c'.*raise verify.n_vectors"):
+        physics.evaluate(LabelledData(file=tmp_path / "x.npz"), test, ("a", "b", "c"), np.zeros((4, 3)), np.arange(4),
+                         tmp_path)  # fmt: skip

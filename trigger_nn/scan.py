@@ -17,6 +17,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import time
 from collections.abc import Iterator, Sequence
@@ -194,6 +195,10 @@ def pareto(points: Sequence[ScanPoint]) -> list[bool]:
     return front
 
 
+def _without_beta(network: str) -> str:
+    return re.sub(r", beta [^;)]*", "", network)
+
+
 def choose(points: Sequence[ScanPoint], tolerance: float) -> ScanPoint | None:
     """The scan's choice: the fewest Yosys LUTs (then the shortest latency) among the points whose figure of
     merit is within ``tolerance`` of the best; None when every point was refused."""
@@ -213,7 +218,7 @@ def _table(points: Sequence[ScanPoint], front: Sequence[bool], chosen: ScanPoint
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for p, best in sorted(zip(points, front, strict=True), key=lambda t: (t[0].status != "ok", t[0].luts or 0)):
-        net = p.network.split(";")[0]  # the architecture and its own keys; beta has its own column
+        net = _without_beta(p.network)  # beta has its own column
         if p.status != "ok":
             lines.append(f"| {net} | {p.beta:.0e} | {p.clock_period_ns:g} | refused: {p.message} | | | | | | | | |")
             continue
@@ -246,9 +251,9 @@ def _plot(path: Path, points: Sequence[ScanPoint], front: Sequence[bool]) -> Non
                 s=160, facecolors="none", edgecolors="crimson", linewidths=1.5, zorder=4, label="Pareto front",
             )  # fmt: skip
             for xi, (p, _) in zip(x, ok, strict=True):
-                ax.annotate(f"{p.network.split(' ')[0]} β={p.beta:.0e}\n{p.clock_period_ns:g} ns", (xi, p.metric),
-                            fontsize=7,
-                            xytext=(4, 4), textcoords="offset points")  # fmt: skip
+                tables = " LUT" if "table (LUT) layers" in p.network else ""
+                label = f"{p.network.split(' ')[0]}{tables} β={p.beta:.0e}\n{p.clock_period_ns:g} ns"
+                ax.annotate(label, (xi, p.metric), fontsize=7, xytext=(4, 4), textcoords="offset points")
             ax.set_xlabel(xlabel)
             ax.grid(True, alpha=0.3)
         axes[0].set_ylabel(ok[0][0].metric_name)
@@ -268,7 +273,7 @@ def summarise(card: Card, scan_dir: Path, points: Sequence[ScanPoint]) -> Path:
             json.dumps({"card": card.name, "tolerance": card.scan.tolerance, "points": rows}, indent=2) + "\n"
         )
     n_ok = sum(p.status == "ok" for p in points)
-    nets = [describe_network(n).split(";")[0] for n in card.scan.networks] or ["the card's own network"]
+    nets = [_without_beta(describe_network(n)) for n in card.scan.networks] or ["the card's own network"]
     choice = (
         "Every point was refused: there is no choice."
         if chosen is None

@@ -116,7 +116,7 @@ def run(card: Card, project: Path) -> TrainResult:
         history = model.fit(
             ds.train.x,
             ds.train.y.astype(np.float32 if n_outputs == 1 else np.int64),
-            sample_weight=ds.train.truth.get("weight"),  # per-event weights, where the task has them
+            sample_weight=_unit_mean(ds.train.truth.get("weight")),  # per-event weights, where the task has them
             epochs=tr.epochs,
             batch_size=tr.batch_size,
             validation_split=tr.validation_split,
@@ -127,10 +127,12 @@ def run(card: Card, project: Path) -> TrainResult:
     # WRAP activations need their integer bits set from representative data (docs/toolchain.md).
     ebops = float(trace_minmax(model, ds.train.x, batch_size=4096))
     scores = model.predict(ds.test.x, batch_size=4096, verbose=0).reshape(len(ds.test.x), -1)
+    weights = ds.test.truth.get("weight")
     if n_outputs == 1:
-        found = summary(scores.reshape(-1), ds.test.y, background=ds.class_names[0], signal=ds.class_names[-1])
+        found = summary(scores.reshape(-1), ds.test.y, background=ds.class_names[0], signal=ds.class_names[-1],
+                        weights=weights)  # fmt: skip
     else:
-        found = multiclass_summary(scores, ds.test.y)
+        found = multiclass_summary(scores, ds.test.y, weights=weights)
     log.info("test AUC %.4f, %s", found["auc"], ", ".join(f"{k}={v:.4f}" for k, v in found.items() if k != "auc"))
 
     model_path = project / "train" / "model.keras"
@@ -146,6 +148,12 @@ def run(card: Card, project: Path) -> TrainResult:
     )
     result.save(project / "train" / "training.json")
     return result
+
+
+def _unit_mean(weights: np.ndarray | None) -> np.ndarray | None:
+    """Event weights scaled to mean 1: Keras divides the weighted loss by the batch size, not by the weights'
+    sum, so weights of 1e-4 (cross-sections, say) would shrink the data's loss against the EBOPs term."""
+    return None if weights is None else np.asarray(weights, dtype=np.float64) / np.mean(weights)
 
 
 def _copy_in(card: Card, pretrained: Pretrained, project: Path) -> TrainResult:

@@ -34,8 +34,12 @@ HLS4ML, DA4ML = "hls4ml", "da4ml"
 
 
 def writer_for(model: Any) -> str:
-    """Who writes the HLS project of ``model``: hls4ml, or da4ml where the model has table layers."""
-    return DA4ML if any(type(layer).__name__ in TABLE_LAYERS for layer in model.layers) else HLS4ML
+    """Who writes the HLS project of ``model``: hls4ml, or da4ml where the model has table layers (at any depth)."""
+
+    def layers(m: Any) -> list[Any]:
+        return [inner for layer in m.layers for inner in (layer, *layers(layer))] if hasattr(m, "layers") else []
+
+    return DA4ML if any(type(layer).__name__ in TABLE_LAYERS for layer in layers(model)) else HLS4ML
 
 
 def writer_of(project_dir: Path) -> str:
@@ -205,7 +209,11 @@ class Da4mlCSimulation:
         from da4ml.types import CombLogic
 
         project_dir = Path(project_dir).resolve()
-        name = next(project_dir.glob("sim/*_bridge.cc")).name.removesuffix("_bridge.cc")
+        bridges = sorted(project_dir.glob("sim/*_bridge.cc"))
+        if not bridges:
+            raise ToolError(f"{project_dir / 'sim'} holds no *_bridge.cc: the da4ml HLS project is incomplete; re-run "
+                            "`trigger-nn compile`")  # fmt: skip
+        name = bridges[0].name.removesuffix("_bridge.cc")
         self._model = HLSModel(CombLogic.load(project_dir / "model" / "comb.json"), name, project_dir, flavor="vitis")
         try:
             self._model._compile(openmp=False)

@@ -110,9 +110,12 @@ def _read_qkeras_v3(path: Path) -> Keras2Model:
     import h5py
 
     config = _keras3_config(path)
-    with zipfile.ZipFile(path) as z:
-        version = str(json.loads(z.read("metadata.json")).get("keras_version", "unknown"))
-        weights_file = io.BytesIO(z.read("model.weights.h5"))
+    try:
+        with zipfile.ZipFile(path) as z:
+            version = str(json.loads(z.read("metadata.json")).get("keras_version", "unknown"))
+            weights_file = io.BytesIO(z.read("model.weights.h5"))
+    except (KeyError, ValueError, zipfile.BadZipFile, OSError) as err:
+        raise ModelFileError(f"{path}: its metadata.json or model.weights.h5 cannot be read ({err})") from err
     weights: dict[str, dict[str, np.ndarray]] = {}
     kinds = {layer["name"]: layer["class_name"] for layer in config.get("config", {}).get("layers", [])}
     try:

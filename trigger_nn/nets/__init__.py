@@ -63,13 +63,19 @@ def _build_from_python(
     builder = getattr(module, function_name, None)
     if not callable(builder):
         raise CardError(f"network.builder {net.builder!r}: {module_name} has no function {function_name!r}")
-    model = builder(
-        input_shape=tuple(input_shape),
-        input_kif=tuple(input_kif),
-        n_outputs=n_outputs,
-        beta=net.beta,
-        weight_bits=net.weight_bits,
-    )
+    try:
+        model = builder(
+            input_shape=tuple(input_shape),
+            input_kif=tuple(input_kif),
+            n_outputs=n_outputs,
+            beta=net.beta,
+            weight_bits=net.weight_bits,
+        )
+    except Exception as err:  # the user's code: say whose it is and what it is called with
+        raise CardError(
+            f"network.builder {net.builder!r} failed: {type(err).__name__}: {err}. It is called with the keywords "
+            "input_shape, input_kif, n_outputs, beta and weight_bits"
+        ) from err
     if not isinstance(model, keras.Model):
         raise CardError(f"network.builder {net.builder!r} returned {type(model).__name__}, not a Keras model")
     if tuple(model.input_shape[1:]) != tuple(input_shape) or model.output_shape[1:] != (n_outputs,):

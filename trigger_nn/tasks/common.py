@@ -95,12 +95,15 @@ def threshold_at(r: Roc, signal_eff: float) -> float:
     return float(r.thresholds[np.flatnonzero(r.signal_eff >= signal_eff)[0]])
 
 
-def summary(scores: np.ndarray, labels: np.ndarray, *, background: str, signal: str) -> dict[str, float]:
-    r = roc(scores, labels)
+def summary(
+    scores: np.ndarray, labels: np.ndarray, *, background: str, signal: str, weights: np.ndarray | None = None
+) -> dict[str, float]:
+    r = roc(scores, labels, weights)
     pred = np.asarray(scores).reshape(-1) >= 0
+    right = pred == np.asarray(labels).reshape(-1).astype(bool)
     return {
         "auc": auc(r),
-        "accuracy_at_logit_0": float(np.mean(pred == np.asarray(labels).reshape(-1).astype(bool))),
+        "accuracy_at_logit_0": float(np.average(right, weights=weights)),
         f"{signal}_eff_at_1pct_{background}_pass": signal_eff_at(r, 0.01),
         f"{signal}_eff_at_5pct_{background}_pass": signal_eff_at(r, 0.05),
         f"{background}_pass_at_90pct_{signal}_eff": background_pass_at(r, 0.90),
@@ -115,13 +118,13 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def multiclass_summary(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+def multiclass_summary(logits: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = None) -> dict[str, float]:
     """Several classes: the arg-max's accuracy, and the mean AUC of each class (its probability) against the rest."""
     labels = np.asarray(labels).reshape(-1)
     prob = softmax(logits)
     return {
-        "auc": float(np.mean([auc(roc(prob[:, c], labels == c)) for c in range(prob.shape[1])])),
-        "accuracy": float(np.mean(prob.argmax(axis=1) == labels)),
+        "auc": float(np.mean([auc(roc(prob[:, c], labels == c, weights)) for c in range(prob.shape[1])])),
+        "accuracy": float(np.average(prob.argmax(axis=1) == labels, weights=weights)),
     }
 
 

@@ -15,8 +15,8 @@ from ..protocol import TaskData
 
 #: the input word as hls4ml and Vitis write it: ``fixed<W,I>`` (signed) or ``ufixed<W,I>``, W bits, I of them integer
 WORD = re.compile(r"\s*(u?)fixed\s*<\s*(\d+)\s*,\s*(-?\d+)\s*>\s*")
-#: da4ml's buses take at most 32 bits a word
-MAX_WORD_BITS = 32
+#: the values travel as float32 (the dataset, Keras, verify), exact for 24 significant bits
+MAX_WORD_BITS = 24
 
 
 class OutOfRange(StrEnum):
@@ -37,7 +37,8 @@ def parse_word(text: str, where: str) -> FixedFormat:
     unsigned, width, integer = m[1] == "u", int(m[2]), int(m[3])
     if not 1 <= width <= MAX_WORD_BITS or (not unsigned and width < 2):
         raise CardError(
-            f"{where}: {text!r} has {width} bits; an input word has 1 to {MAX_WORD_BITS} bits (2 or more signed)"
+            f"{where}: {text!r} has {width} bits; an input word has 1 to {MAX_WORD_BITS} bits (2 or more signed): "
+            "the values travel as float32, exact to 24 bits"
         )
     if unsigned:
         return FixedFormat(0, integer, width - integer)

@@ -97,10 +97,10 @@ def _classes(where: str, values: np.ndarray, names: tuple[str, ...]) -> tuple[np
             f"{where} holds labels that are not class numbers 0, 1, ...: found {values_text(found)}; write each "
             "event's class as an integer from 0"
         )
-    k = int(found.max()) + 1
-    missing = sorted(set(range(k)) - set(found.astype(int).tolist()))
-    if k < 2 or missing:
-        what = "only class 0" if k < 2 else f"no event of class {missing[0]}"
+    k = len(found)
+    gaps = np.flatnonzero(found != np.arange(k))
+    if k < 2 or len(gaps):
+        what = "only class 0" if k < 2 else f"no event of class {int(gaps[0])}"
         raise DataError(
             f"{where} has {what} (classes found: {values_text(found)}); a classifier needs every class "
             "0 .. k-1 present, and at least two"

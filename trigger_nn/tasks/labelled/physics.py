@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ...dataset import Split
+from ...errors import DataError
 from ..common import NN, auc, background_pass_at, figure, roc, signal_eff_at, softmax
 from ..protocol import Physics
 from .config import LabelledData
@@ -42,6 +43,14 @@ def evaluate(
 ) -> Physics:
     y = test.y[rows]
     w = test.truth["weight"][rows]
+    weight_of = np.bincount(y, weights=w, minlength=len(names))
+    if (weight_of <= 0).any():
+        missing = names[int(np.argmax(weight_of <= 0))]
+        raise DataError(
+            f"none of the {len(rows)} test events that verify sent through the firmware is of class {missing!r} "
+            "(or all of them weigh 0), so its efficiency is undefined; raise verify.n_vectors to cover the test "
+            "set, or check data.weights"
+        )
     variable = test.truth["variable"][rows] if "variable" in test.truth else None
     weighted = data.weights is not None
     head = (
@@ -184,6 +193,8 @@ def _against_variable(
 ) -> list[str]:
     """Each efficiency in bins of the plot variable (equal numbers of events), as a table and a plot."""
     edges = np.unique(np.quantile(variable, np.linspace(0, 1, N_BINS + 1)))
+    if len(edges) < 2:
+        return [f"{data.plot_variable!r} takes one value ({edges[0]:g}) on every test event: no bins to plot against."]
     which = np.clip(np.searchsorted(edges, variable, side="right") - 1, 0, len(edges) - 2)
     table: dict[str, list[float]] = {}
     for label, ok in passed.items():
