@@ -221,6 +221,6 @@ def test_each_architecture_has_its_own_keys(network: dict, message: str) -> None
 
 def test_an_architecture_takes_its_own_defaults() -> None:
     cnn = card_from_dict({"name": "m", "task": "cdms_lfn", "network": {"architecture": "cnn2d", "lut_layers": True}})
-    assert (cnn.network.architecture, cnn.network.filters, cnn.network.lut_layers) == ("cnn2d", (4, 4), True)
-    assert card_to_dict(cnn)["network"]["kernel_size"] == 5
+    assert (cnn.network.architecture, cnn.network.filters, cnn.network.lut_layers) == ("cnn2d", (4,), True)
+    assert card_to_dict(cnn)["network"]["kernel_size"] == 3
     assert card_from_dict({"name": "m", "task": "cdms_lfn"}).network.hidden_units == (16, 8)

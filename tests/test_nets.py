@@ -47,6 +47,20 @@ def test_table_layers_replace_every_dense_and_convolution() -> None:
 
 
 @pytest.mark.parametrize(
+    ("architecture", "card"), [("cnn1d", "cdms_lfn"), ("cnn2d", "ecl_photon"), ("cnn2d", "ecl_photon_tc")]
+)
+def test_the_default_cnns_fit_the_default_cards_inputs(repo: Path, architecture: str, card: str) -> None:
+    """The defaults build on each default card's events, and their estimated size fits the card's part."""
+    from trigger_nn.card import load_card
+    from trigger_nn.firmware import resources
+
+    c = load_card(repo / "models" / f"{card}.yaml")
+    shape = {"cdms_lfn": (65,), "ecl_photon": (7, 7), "ecl_photon_tc": (3, 3)}[card]  # their events' shapes
+    model = build_model(CnnConfig(architecture=architecture), input_shape=shape, input_kif=ADC)
+    resources.check_before_tracing(model, c.firmware)  # raises BudgetError over the part's LUTs
+
+
+@pytest.mark.parametrize(
     ("net", "shape", "message"),
     [
         (CnnConfig(architecture="cnn1d"), (4, 4, 4), "cnn1d takes a waveform"),

@@ -70,9 +70,11 @@ class CnnConfig(NetworkConfig):
     """
 
     architecture: str = "cnn1d"
-    filters: tuple[int, ...] = (4, 4)
-    kernel_size: int = 5
-    strides: int = 2
+    # defaults that fit every default card's input: a CDMS window (65 samples) and the ECL images (7 x 7
+    # crystals, 3 x 3 trigger cells), each within the budget (tests/test_nets.py)
+    filters: tuple[int, ...] = (4,)
+    kernel_size: int = 3
+    strides: int = 1
     pool_size: int = 1
     dense_units: tuple[int, ...] = (8,)
 
