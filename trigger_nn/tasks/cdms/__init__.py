@@ -3,7 +3,9 @@
 ``config`` is the card section; ``simulation`` the pulse, noise, LFN and OF models; ``stream`` the
 continuous streams and the accidental rates; ``chain`` the trigger as the FPGA runs it, in integers;
 ``windows`` the network's training and test windows, cut where the chain's candidates are;
-``thresholds`` the thresholds at an accidental-rate budget; ``physics`` the report's figures.
+``thresholds`` the thresholds at an accidental-rate budget; ``physics`` the report's figures;
+``recorded`` a user's own recording (``data.user``) and labelled traces (``data.user_windows``) in place
+of the simulated streams.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ class CdmsTask(TrainedFromData):
         log.info("cutting %d training windows from streams at the OF's %.2f sigma_E candidates", data.n_train,
                  windows.THRESHOLDS_SIGMA[0])  # fmt: skip
         train = windows.training_windows(data, seed, chain, progress=_progress("training windows", "windows"))
-        log.info("scanning %g s of measurement stream over %d thresholds", data.stream_seconds,
+        log.info("scanning %d measurement-stream segments over %d thresholds", windows.measurement_segments(data),
                  len(windows.THRESHOLDS_SIGMA))  # fmt: skip
         scan = windows.measurement_scan(data, seed, chain, progress=_progress("measurement stream", "segments"))
         return Dataset(
@@ -57,6 +59,10 @@ class CdmsTask(TrainedFromData):
         )
 
     def describe(self, data: CdmsLfnData) -> str:
+        if data.user is not None:
+            from . import recorded
+
+            return recorded.describe(data)
         return simulation.description(data)
 
     def headline(self, data: CdmsLfnData) -> Headline:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import ClassVar
+from pathlib import Path
+from typing import ClassVar, Self
 
 from ...errors import CardError
 from ..protocol import TaskData
@@ -26,6 +28,48 @@ RETIRED = {
     "signal_fraction": "pulses arrive in streams at rates in Hz (docs/physics.md)",
     "noise_fraction": "noise triggers come from the stream's noise itself",
 }
+
+
+@dataclass(frozen=True, kw_only=True)
+class UserStream:
+    """A user's own continuous recording in place of the simulated streams (``tasks/cdms/recorded.py``).
+
+    ``adc`` names the stream's samples (integer ADC counts at ``data.sample_rate_hz``, within
+    ``data.adc_bits`` signed bits), one per entry of ``tree`` (ROOT) or one 1-D array (HDF5, NPZ). Known
+    events, where the user has them, are arrays of ``events_tree``: ``event_sample`` (a pulse's onset or
+    an LFN episode's centre, in samples), ``event_kind`` (2 a pulse, 1 an LFN episode: ``EventKind``) and,
+    optionally, ``event_width`` (an LFN episode's half-extent in samples; default ``lfn_extent_ms``). Known
+    pulses are never counted as accidental triggers; known LFN episodes give the network its background
+    windows. The first ``train_fraction`` of the recording gives the training windows, the rest the
+    measurement; with ``data.user_windows`` the whole recording is the measurement. A relative ``path``
+    is taken from the card's own folder.
+    """
+
+    path: Path
+    tree: str = "stream"
+    adc: str = "adc"
+    events_tree: str = "events"
+    event_sample: str | None = None
+    event_kind: str | None = None
+    event_width: str | None = None
+    lfn_extent_ms: float = 2.0
+    train_fraction: float = 0.5
+
+
+@dataclass(frozen=True, kw_only=True)
+class UserWindows:
+    """A user's labelled traces for training, in place of windows cut from streams (``tasks/cdms/recorded.py``).
+
+    ``traces`` names an (n, samples) array of integer ADC counts, each at least ``data.of_length +
+    data.candidate_hold_samples`` samples long; ``label`` is 1 for a pulse and 0 for LFN. The trigger
+    chain runs over each trace and the network's inputs are cut at the OF's largest output, as the
+    candidate logic would cut them.
+    """
+
+    path: Path
+    tree: str = "windows"
+    traces: str = "traces"
+    label: str = "label"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,6 +114,8 @@ class CdmsLfnData(TaskData):
     stream_seconds: float = 1000.0
     accidental_budget_hz: float = 1.0
     min_plateau_efficiency: float = 0.995
+    user: UserStream | None = None
+    user_windows: UserWindows | None = None
 
     retired: ClassVar[dict[str, str]] = RETIRED
 
@@ -126,6 +172,30 @@ class CdmsLfnData(TaskData):
         if d.trace_length < d.of_length:
             raise CardError(f"{where}: data.trace_length (the noise PSD's grid) must be at least data.of_length")
         check_geometry(d, where)
+        if d.user_windows is not None and d.user is None:
+            raise CardError(
+                f"{where}: data.user_windows trains the network, but its thresholds are set on continuous data "
+                "(accidental triggers per second): give the recording as data.user too"
+            )
+        if d.user is not None:
+            if not 0.0 < d.user.train_fraction < 1.0:
+                raise CardError(f"{where}: data.user.train_fraction must be in (0, 1), got {d.user.train_fraction}")
+            if not d.user.lfn_extent_ms > 0:
+                raise CardError(f"{where}: data.user.lfn_extent_ms must be positive, got {d.user.lfn_extent_ms}")
+            if (d.user.event_sample is None) != (d.user.event_kind is None):
+                raise CardError(
+                    f"{where}: data.user.event_sample and data.user.event_kind go together (where and what each "
+                    "known event is): give both or neither"
+                )
+
+    def with_paths_from(self, folder: Path, where: str) -> Self:
+        out = self
+        if out.user is not None and not out.user.path.is_absolute():
+            out = dataclasses.replace(out, user=dataclasses.replace(out.user, path=folder / out.user.path))
+        if out.user_windows is not None and not out.user_windows.path.is_absolute():
+            windows = dataclasses.replace(out.user_windows, path=folder / out.user_windows.path)
+            out = dataclasses.replace(out, user_windows=windows)
+        return out
 
     def dataset_bytes(self) -> int:
         """Windows (float32, copied twice by training), the scan's candidate rows, one stream segment's arrays."""

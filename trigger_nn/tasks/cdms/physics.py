@@ -202,9 +202,7 @@ def evaluate(
 
     found = {
         "vectors": generic.metrics["vectors"],
-        "stream": f"{scan.seconds:.0f} s of simulated stream ({scan.segments} segments), LFN episodes at "
-        f"{cfg.lfn_rate_hz:g} Hz, pulses injected at {scan.config.signal_rate_hz:g} Hz; the network's scores are "
-        "the firmware's on every candidate window",
+        "stream": _stream_text(cfg, scan),
         "accidental_budget_hz": cfg.accidental_budget_hz,
         "threshold_reduction": reduction,
         "best_classical": None if best is None else best.trigger,
@@ -226,7 +224,11 @@ def evaluate(
     _plot_turn_on(paths["turn_on"], scan, shown)
     _plot_rates(paths["rates"], scan, shown, cfg.accidental_budget_hz)
     lines = _markdown(cfg, scan, found, points, best, nn)
-    if reference is not None:
+    if cfg.user is not None:
+        at = lines.index(LFN_TABLE_MARK)
+        lines[at : at + 1] = ["", "The LFN is the recording's own, so the table of the headline against the LFN "
+                              "model's parameters (made for simulated streams) does not apply."]  # fmt: skip
+    elif reference is not None:
         seconds, variants = lfn_table(cfg, info.seed, reference)
         found["lfn_models"] = [
             {"model": v.label, "lfn_rate_hz": v.lfn_rate_hz, "lfn_of_scale_sigma": v.lfn_of_scale_sigma,
@@ -248,6 +250,25 @@ def evaluate(
 
 
 LFN_TABLE_MARK = "<lfn table>"
+
+
+def _lfn_source(cfg: CdmsLfnData) -> str:
+    if cfg.user is not None:
+        return ("the recording's own LFN and noise, and which of its episodes are known (`data.user.event_*`: the "
+                "network's background class; an unknown one counts as noise)")  # fmt: skip
+    return (f"the LFN model, which is an assumption of this simulation (episodes at {cfg.lfn_rate_hz:g} Hz, OF "
+            f"amplitudes {cfg.lfn_of_min_sigma:g} sigma_E + exponential of mean {cfg.lfn_of_scale_sigma:g}, bursts in "
+            f"{cfg.lfn_band_hz[0]:g}-{cfg.lfn_band_hz[1]:g} Hz; `docs/physics.md`)")  # fmt: skip
+
+
+def _stream_text(cfg: CdmsLfnData, scan: Scan) -> str:
+    scores = "the network's scores are the firmware's on every candidate window"
+    injected = f"pulses injected at {scan.config.signal_rate_hz:g} Hz"
+    if cfg.user is not None:
+        return (f"{scan.seconds:.0f} s of the recording {Path(cfg.user.path).name} (its measurement part, "
+                f"{scan.segments} segments; its own noise and LFN), {injected}; {scores}")  # fmt: skip
+    return (f"{scan.seconds:.0f} s of simulated stream ({scan.segments} segments), LFN episodes at "
+            f"{cfg.lfn_rate_hz:g} Hz, {injected}; {scores}")  # fmt: skip
 
 
 def _lfn_lines(seconds: float, models: list[dict[str, Any]], points, row_error: float, e50: float) -> list[str]:
@@ -315,11 +336,9 @@ def _markdown(cfg: CdmsLfnData, scan: Scan, found: dict[str, Any], points, best,
         f"{cfg.accidental_budget_hz:g} Hz: {_fmt(reduction, '.1%')}** (E50). The neural-trigger proposal "
         "(arXiv:2212.07864) projects about 22 % at equal noise rate.",
         "",
-        "What the headline depends on: the budget (below), and the LFN model, which is an assumption of this "
-        f"simulation (episodes at {cfg.lfn_rate_hz:g} Hz, OF amplitudes {cfg.lfn_of_min_sigma:g} sigma_E + "
-        f"exponential of mean {cfg.lfn_of_scale_sigma:g}, bursts in {cfg.lfn_band_hz[0]:g}-{cfg.lfn_band_hz[1]:g} "
-        "Hz; `docs/physics.md`). Where noise triggers, not LFN, set a threshold, no pulse-shape veto can lower it: "
-        "a noise excursion looks like a pulse of its amplitude.",
+        f"What the headline depends on: the budget (below), and {_lfn_source(cfg)}. Where noise triggers, not "
+        "LFN, set a threshold, no pulse-shape veto can lower it: a noise excursion looks like a pulse of its "
+        "amplitude.",
         "",
         "| budget (Hz) | " + " | ".join(f"E50 {name}" for name in points) + " | best classical | reduction |",
         "|---" * (len(points) + 3) + "|",

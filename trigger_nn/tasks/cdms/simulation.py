@@ -49,8 +49,13 @@ SINUSOIDS = 8
 
 
 def noise_psd(cfg: CdmsLfnData, n: int | None = None) -> np.ndarray:
-    """Two-sided PSD (ADC counts^2 / Hz) over ``n`` bins (default ``trace_length``): white + 1/f below the knee."""
+    """Two-sided PSD (ADC counts^2 / Hz) over ``n`` bins (default ``trace_length``): white + 1/f below the knee,
+    or, for a recording (``data.user``), measured on it (``recorded.MeasuredNoise``)."""
     n = cfg.trace_length if n is None else n
+    if cfg.user is not None:  # a recording's: measured on it
+        from .recorded import noise
+
+        return noise(cfg).psd(n)
     f = np.abs(np.fft.fftfreq(n, d=1.0 / cfg.sample_rate_hz))
     shape = np.ones_like(f)
     nonzero = f > 0

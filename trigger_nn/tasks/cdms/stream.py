@@ -57,8 +57,10 @@ crossings : candidates, measured on 20 s in ``tests/test_cdms_stream.py``).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 
@@ -83,7 +85,9 @@ class StreamConfig:
     ``data`` is the card's section: the noise, pulse, OF and LFN models come from it. The rates are
     the stream's (the measurement stream takes the card's ``lfn_rate_hz``, an assumption: no public
     SuperCDMS LFN rate exists). ``energy_range_sigma`` (pulse energies, uniform, in sigma_E) defaults
-    to the card's.
+    to the card's. Where the card names a recording (``data.user``), the stream is ``part`` of it, in
+    segments of ``seconds``, with pulses injected at ``signal_rate_hz`` (``recorded.py``); ``lfn_rate_hz``
+    is then the recording's own, whatever it is.
     """
 
     data: CdmsLfnData
@@ -92,6 +96,7 @@ class StreamConfig:
     lfn_rate_hz: float = 1.0
     energy_range_sigma: tuple[float, float] | None = None
     seed: int = 0
+    part: Literal["train", "measure"] = "measure"
 
     def __post_init__(self) -> None:
         if self.seconds <= 0:
@@ -123,6 +128,13 @@ class Truth:
     energy_sigma: np.ndarray  # pulse energy in sigma_E; NaN for LFN
     of_peak_sigma: np.ndarray  # the noise-free OF peak: the energy for pulses, the drawn target for LFN
     width_samples: np.ndarray  # an LFN episode's envelope width (Gaussian sigma); 0 for pulses
+    injected: np.ndarray | None = None  # bool: put in by us; False for a recording's own events; None: all were
+
+    @property
+    def efficiency_pulses(self) -> np.ndarray:
+        """Indices of the pulses of known energy (injected or simulated), which turn-on curves count."""
+        mask = self.kind == EventKind.SIGNAL
+        return np.flatnonzero(mask if self.injected is None else mask & self.injected)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -147,7 +159,12 @@ def noise_density(cfg: CdmsLfnData, freqs: np.ndarray) -> np.ndarray:
     ``noise_psd`` gives it on an n-bin grid scaled so a trace of n samples has RMS ``noise_rms_adc``,
     so its level depends (slightly) on n. A stream needs one density: that of the ``trace_length``
     grid, the one QETpy's OF (``simulation.OptimalFilter``) is built on, so sigma_E means the same in both.
+    A recording's (``data.user``) is measured on it (``recorded.MeasuredNoise``).
     """
+    if cfg.user is not None:
+        from .recorded import noise
+
+        return noise(cfg).density(freqs)
     f1 = cfg.sample_rate_hz / cfg.trace_length
     white = noise_psd(cfg)[1] / (1.0 + cfg.noise_knee_hz / f1)
     f = np.abs(np.asarray(freqs, dtype=np.float64))
@@ -164,7 +181,8 @@ def input_psd(cfg: CdmsLfnData, freqs: np.ndarray, *, digitised: bool = True) ->
     noise RMS, here 2 counts, is above one count): 2 % of the white level for the default card.
     """
     psd = noise_density(cfg, freqs)
-    return psd + 1.0 / (12.0 * cfg.sample_rate_hz) if digitised else psd
+    rounding = digitised and cfg.user is None  # a recording's measured PSD holds its rounding already
+    return psd + 1.0 / (12.0 * cfg.sample_rate_hz) if rounding else psd
 
 
 def noise_shaping_filter(cfg: CdmsLfnData, taps: int = NOISE_FIR_TAPS) -> np.ndarray:
@@ -185,7 +203,12 @@ def noise_autocovariance(cfg: CdmsLfnData, n: int, *, digitised: bool = True) ->
     Exact for the simulated stream (unit white noise through that FIR: the FIR's autocorrelation), plus
     the ADC's rounding (1/12 count^2 at lag 0) if ``digitised``. ``scipy.linalg.toeplitz`` of it is the
     covariance of any ``n`` consecutive samples, which the pulse-shape vetoes weight their residuals by.
+    A recording's (``data.user``) is measured on it, rounding included (``recorded.MeasuredNoise``).
     """
+    if cfg.user is not None:
+        from .recorded import noise
+
+        return noise(cfg).autocovariance(n)
     h = noise_shaping_filter(cfg)
     n_fft = 2 ** int(np.ceil(np.log2(2 * len(h))))
     acov = np.fft.irfft(np.abs(np.fft.rfft(h, n_fft)) ** 2, n_fft)[:n]
@@ -280,7 +303,7 @@ class LfnEpisodes:
 # -- the stream ---------------------------------------------------------------------------------------------------
 
 
-def _arrivals(rate_hz: float, n_samples: int, fs: float, rng: np.random.Generator) -> np.ndarray:
+def arrivals(rate_hz: float, n_samples: int, fs: float, rng: np.random.Generator) -> np.ndarray:
     """Poisson arrival samples: a Poisson count, uniform times (the same process), sorted."""
     count = rng.poisson(rate_hz * n_samples / fs)
     return np.sort(np.floor(rng.uniform(0, n_samples, size=count)).astype(np.int64))
@@ -297,11 +320,11 @@ def simulate_stream(config: StreamConfig, *, chunk: int = CHUNK_SAMPLES) -> Stre
     of = OptimalFilter.build(cfg)
     noise_rng, signal_rng, lfn_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(3))
 
-    onset = _arrivals(config.signal_rate_hz, n_total, fs, signal_rng)
+    onset = arrivals(config.signal_rate_hz, n_total, fs, signal_rng)
     energy = signal_rng.uniform(*config.energies, size=len(onset))
     pulse_len = int(np.ceil(PULSE_FALL_TIMES * max(cfg.fall_time_us, cfg.fall_time2_us) * 1e-6 * fs))
     pulse = pulse_template(cfg, pulse_len, 0)
-    lfn = LfnEpisodes.draw(config, of, _arrivals(config.lfn_rate_hz, n_total, fs, lfn_rng), lfn_rng)
+    lfn = LfnEpisodes.draw(config, of, arrivals(config.lfn_rate_hz, n_total, fs, lfn_rng), lfn_rng)
 
     adc = np.empty(n_total, dtype=np.float32)
     for a, x in zip(range(0, n_total, chunk), stream_noise(cfg, n_total, noise_rng, chunk=chunk), strict=True):
@@ -325,6 +348,15 @@ def simulate_stream(config: StreamConfig, *, chunk: int = CHUNK_SAMPLES) -> Stre
         width_samples=np.concatenate([np.zeros(len(onset)), lfn.width])[order],
     )
     return Stream(config=config, adc=adc, truth=truth)
+
+
+def stream_segment(config: StreamConfig, seg: int) -> Stream:
+    """Segment ``seg`` of the stream ``config`` starts: simulated (seed ``config.seed + seg``), or the recording's."""
+    if config.data.user is None:
+        return simulate_stream(dataclasses.replace(config, seed=config.seed + seg))
+    from .recorded import recorded_segment
+
+    return recorded_segment(config, seg)
 
 
 # -- the OF over the stream ---------------------------------------------------------------------------------------

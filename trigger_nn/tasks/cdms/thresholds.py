@@ -122,7 +122,7 @@ from .stream import (
     of_output_psd,
     poisson_interval,
     rice_rate,
-    simulate_stream,
+    stream_segment,
 )
 
 SHORT_OF_TAPS = 64
@@ -421,7 +421,7 @@ class Scan:
 def scan_streams(config: StreamConfig, thresholds_sigma: Sequence[float], vetoes: Sequence[Veto] = (), *,
                  segments: int = 1, chain: Chain | None = None, keep_windows: bool = False,
                  progress: Callable[[int, int], None] | None = None) -> Scan:  # fmt: skip
-    """Simulate ``segments`` streams (seeds ``config.seed + i``), run the chain, keep every threshold's candidates.
+    """Make ``segments`` streams (``stream.stream_segment``), run the chain, keep every threshold's candidates.
 
     The OF words, thresholds and candidates are the FPGA's (``chain.Chain``, default: the card's);
     the veto statistics are computed once per distinct peak sample. ``keep_windows``: the network's
@@ -445,15 +445,17 @@ def scan_streams(config: StreamConfig, thresholds_sigma: Sequence[float], vetoes
     seconds = noise_seconds = 0.0
     n_pulses = n_truth = 0
     for seg in range(segments):
-        stream = simulate_stream(dataclasses.replace(config, seed=config.seed + seg))
+        stream = stream_segment(config, seg)
         truth = stream.truth
         y = chain.fir.output(stream.adc)
-        sig = np.flatnonzero(truth.kind == EventKind.SIGNAL)
-        onsets = truth.sample[sig]
-        gap = np.diff(onsets)
-        alone = np.ones(len(sig), dtype=bool)
-        alone[1:] &= gap > isolation
-        alone[:-1] &= gap > isolation
+        sig = truth.efficiency_pulses
+        every = np.sort(truth.sample[truth.kind == EventKind.SIGNAL])  # a recording's own pulses pile up too
+        at = np.searchsorted(every, truth.sample[sig])
+        before = every[np.maximum(at - 1, 0)]
+        after = every[np.minimum(at + 1, len(every) - 1)]
+        alone = ((at == 0) | (truth.sample[sig] - before > isolation)) & (
+            (at + 1 >= len(every)) | (after - truth.sample[sig] > isolation)
+        )
         pulse_of_truth = np.full(len(truth.sample), -1, dtype=np.int64)
         pulse_of_truth[sig] = n_pulses + np.arange(len(sig))
         episode_of_truth = n_truth + np.arange(len(truth.sample))

@@ -511,11 +511,19 @@ STREAM_LFN_RATE_HZ = 200.0
 STREAM_ENERGY_SIGMA = (2.0, 30.0)
 
 
+def _stream_text(data: Any, samples: int) -> str:
+    pulses = f"pulses at {STREAM_SIGNAL_RATE_HZ:g} Hz, {STREAM_ENERGY_SIGMA[0]:g}-{STREAM_ENERGY_SIGMA[1]:g} sigma_E"
+    if data.user is not None:
+        return (f"{samples} consecutive samples of the recording {Path(data.user.path).name} (the start of its "
+                f"measurement part; its own noise and LFN), {pulses} injected")  # fmt: skip
+    return f"{samples} consecutive samples of simulated stream ({pulses}; LFN at {STREAM_LFN_RATE_HZ:g} Hz; noise)"
+
+
 def build_and_check(data: Any, fw: FirmwareConfig, model: Any, *, threshold_sigma: float, score_cut: float,
                     operating_point: str, out_dir: Path, name: str, seed: int) -> TriggerResult:  # fmt: skip
     """Generate the trigger at an operating point and stream a simulated stream through it back to back and with
     gaps; the result without its provenance (the stage adds it). A failed check is in the result, not raised."""
-    from .stream import StreamConfig, simulate_stream
+    from .stream import StreamConfig, stream_segment
 
     chain = Chain.build(data)
     design = TriggerDesign.from_chain(chain, threshold_sigma=threshold_sigma, score_cut=score_cut,
@@ -526,7 +534,7 @@ def build_and_check(data: Any, fw: FirmwareConfig, model: Any, *, threshold_sigm
     config = StreamConfig(data=data, seconds=STREAM_SAMPLES / data.sample_rate_hz, seed=seed,
                           signal_rate_hz=STREAM_SIGNAL_RATE_HZ, lfn_rate_hz=STREAM_LFN_RATE_HZ,
                           energy_range_sigma=STREAM_ENERGY_SIGMA)  # fmt: skip
-    adc = simulate_stream(config).adc
+    adc = stream_segment(config, 0).adc
 
     def network(x: np.ndarray) -> np.ndarray:
         return np.asarray(model.predict(x.astype(np.float32), batch_size=8192, verbose=0)).reshape(-1)
@@ -548,8 +556,7 @@ def build_and_check(data: Any, fw: FirmwareConfig, model: Any, *, threshold_sigm
         threshold_sigma=threshold_sigma, threshold_word=design.threshold, score_cut=score_cut,
         score_cut_word=design.score_cut, coefficient_bits=chain.fir.bits, frac_bits=chain.fir.frac_bits,
         resolution_loss=chain.fir.resolution_loss,
-        stream=f"{len(adc)} consecutive samples of simulated stream (pulses at {STREAM_SIGNAL_RATE_HZ:g} Hz, "
-        f"{STREAM_ENERGY_SIGMA[0]:g}-{STREAM_ENERGY_SIGMA[1]:g} sigma_E; LFN at {STREAM_LFN_RATE_HZ:g} Hz; noise)",
+        stream=_stream_text(data, len(adc)),
         candidates=int(expected.cand.sum()), triggers=int(expected.trigger.sum()), runs=runs,
         diagnosis=diagnose(failed[0]) if failed else None, expected_latency_cycles=firmware.latency_cycles,
         clock_period_ns=fw.clock_period_ns, latency_budget_ns=fw.latency_budget_ns, fir_cost=traced.fir_cost,

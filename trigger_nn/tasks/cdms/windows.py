@@ -37,7 +37,7 @@ import numpy as np
 from .chain import Chain
 from .config import CdmsLfnData
 from .simulation import EventKind
-from .stream import StreamConfig, match, simulate_stream
+from .stream import StreamConfig, match, stream_segment
 from .thresholds import INJECTION_ENERGY_SIGMA, INJECTION_RATE_HZ, Scan, classical_vetoes, scan_streams
 
 log = logging.getLogger(__name__)
@@ -70,22 +70,45 @@ def segments(seconds: float) -> int:
     return max(1, int(np.ceil(seconds / SEGMENT_SECONDS - 1e-9)))
 
 
+def measurement_segments(data: CdmsLfnData) -> int:
+    """The measurement's segments: ``stream_seconds`` of simulation, or the recording's measurement part."""
+    if data.user is None:
+        return segments(data.stream_seconds)
+    from .recorded import part_segments
+
+    return part_segments(data, "measure", measurement_config(data, 0).n_samples)
+
+
 def measurement_config(data: CdmsLfnData, seed: int) -> StreamConfig:
-    """One segment of the measurement stream (segment i has seed ``seed + i``)."""
-    return StreamConfig(data=data, seconds=min(SEGMENT_SECONDS, data.stream_seconds), seed=seed,
+    """One segment of the measurement stream (segment i has seed ``seed + i``); a recording's in 20 s segments."""
+    seconds = SEGMENT_SECONDS if data.user is not None else min(SEGMENT_SECONDS, data.stream_seconds)
+    return StreamConfig(data=data, seconds=seconds, seed=seed,
                         signal_rate_hz=INJECTION_RATE_HZ, lfn_rate_hz=data.lfn_rate_hz,
                         energy_range_sigma=INJECTION_ENERGY_SIGMA)  # fmt: skip
 
 
 def training_windows(data: CdmsLfnData, seed: int, chain: Chain | None = None, *, progress=None) -> Windows:
-    """``n_train`` candidate windows from training streams (module docstring), in stream order."""
+    """``n_train`` candidate windows from training streams (module docstring), in stream order.
+
+    A recording (``data.user``): its training part, pulses injected, until ``n_train`` or its end; or the
+    user's labelled traces (``data.user_windows``; ``recorded.training_windows``).
+    """
     chain = Chain.build(data) if chain is None else chain
+    if data.user_windows is not None:
+        from .recorded import training_windows as labelled_traces
+
+        return labelled_traces(data, chain)
+    config = StreamConfig(data=data, seconds=SEGMENT_SECONDS, seed=TRAIN_SEED_OFFSET + seed,
+                          signal_rate_hz=TRAIN_SIGNAL_RATE_HZ, lfn_rate_hz=TRAIN_LFN_RATE_HZ, part="train")  # fmt: skip
+    last = None
+    if data.user is not None:
+        from .recorded import part_segments
+
+        last = part_segments(data, "train", config.n_samples)
     parts: list[Windows] = []
     got, seg = 0, 0
-    while got < data.n_train:
-        config = StreamConfig(data=data, seconds=SEGMENT_SECONDS, seed=TRAIN_SEED_OFFSET + seed + seg,
-                              signal_rate_hz=TRAIN_SIGNAL_RATE_HZ, lfn_rate_hz=TRAIN_LFN_RATE_HZ)  # fmt: skip
-        stream = simulate_stream(config)
+    while got < data.n_train and (last is None or seg < last):
+        stream = stream_segment(config, seg)
         y = chain.fir.output(stream.adc)
         cand = chain.candidates(y, float(THRESHOLDS_SIGMA[0]))
         matched = match(cand, stream.truth, chain.of)
@@ -100,15 +123,34 @@ def training_windows(data: CdmsLfnData, seed: int, chain: Chain | None = None, *
         seg += 1
         if progress is not None:
             progress(min(got, data.n_train), data.n_train)
+    if data.user is not None:
+        _check_recorded_training(data, parts)
     n = data.n_train
     return Windows(**{k: np.concatenate([getattr(p, k) for p in parts])[:n] for k in Windows.__dataclass_fields__})
+
+
+def _check_recorded_training(data: CdmsLfnData, parts: list[Windows]) -> None:
+    """A recording's training part gave both classes (it has known LFN episodes); fewer than asked is logged."""
+    from ...errors import DataError
+
+    label = np.concatenate([p.label for p in parts]) if parts else np.zeros(0, np.int8)
+    n_lfn = int(np.sum(label == 0))
+    if n_lfn == 0:
+        raise DataError(
+            f"{data.user.path}: the recording's training part (its first {data.user.train_fraction:.0%}) gave no "
+            "LFN candidates to train the network's background class on; list the known LFN episodes "
+            "(data.user.event_sample with data.user.event_kind 1), or give labelled traces as data.user_windows"
+        )
+    if len(label) < data.n_train:
+        log.warning("the recording's training part gave %d candidate windows (%d LFN), fewer than data.n_train "
+                    "(%d): the network is trained on those", len(label), n_lfn, data.n_train)  # fmt: skip
 
 
 def measurement_scan(data: CdmsLfnData, seed: int, chain: Chain | None = None, *, progress=None) -> Scan:
     """The measurement stream scanned over ``THRESHOLDS_SIGMA`` with the classical vetoes, windows kept."""
     chain = Chain.build(data) if chain is None else chain
     return scan_streams(measurement_config(data, seed), THRESHOLDS_SIGMA, classical_vetoes(data, chain.of),
-                        segments=segments(data.stream_seconds), chain=chain, keep_windows=True,
+                        segments=measurement_segments(data), chain=chain, keep_windows=True,
                         progress=progress)  # fmt: skip
 
 
