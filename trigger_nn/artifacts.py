@@ -756,6 +756,7 @@ class ScanPoint(Artifact):
     message: str = ""
     metric_name: str = ""
     metric: float | None = None  # the task's headline figure, on firmware outputs
+    metric_error: float | None = None  # its statistical error, where the task measures one (``Headline.error_key``)
     vectors: int = 0  # test-set vectors verified bit-exact (C simulation and Verilog)
     luts: int | None = None  # Yosys synth_xilinx
     ffs: int | None = None

@@ -146,6 +146,7 @@ def run_point(card: Card, spec: PointSpec, point_dir: Path, dataset_json: Path) 
             status="ok",
             metric_name=headline.label,
             metric=float(found.metrics[headline.key]),
+            metric_error=None if headline.error_key is None else float(found.metrics[headline.error_key]),
             vectors=int(len(scores)),
             luts=synthesised.luts,
             ffs=synthesised.ffs,
@@ -210,6 +211,16 @@ def choose(points: Sequence[ScanPoint], tolerance: float) -> ScanPoint | None:
     return min(near, key=lambda p: (p.luts, p.latency_ns, -p.metric))  # type: ignore[arg-type, return-value]
 
 
+def _error_note(points: Sequence[ScanPoint]) -> str:
+    errors = [p.metric_error for p in points if p.metric_error is not None and p.metric_error == p.metric_error]
+    if not errors:
+        return ""
+    return (
+        f" The figure of merit's statistical error (±, the task's own estimate) is {min(errors):.4f} to "
+        f"{max(errors):.4f}: points closer than that are not told apart by this measurement, whatever the tolerance."
+    )
+
+
 def _table(points: Sequence[ScanPoint], front: Sequence[bool], chosen: ScanPoint | None) -> list[str]:
     label = next((p.metric_name for p in points if p.metric_name), "metric")
     lines = [
@@ -223,8 +234,9 @@ def _table(points: Sequence[ScanPoint], front: Sequence[bool], chosen: ScanPoint
             lines.append(f"| {net} | {p.beta:.0e} | {p.clock_period_ns:g} | refused: {p.message} | | | | | | | | |")
             continue
         mark = " (**the choice**)" if p is chosen else ""
+        error = "" if p.metric_error is None else f" ± {p.metric_error:.4f}"
         lines.append(
-            f"| {net}{mark} | {p.beta:.0e} | {p.clock_period_ns:g} | {p.metric:.4f} | {p.luts} | {p.ffs} | "
+            f"| {net}{mark} | {p.beta:.0e} | {p.clock_period_ns:g} | {p.metric:.4f}{error} | {p.luts} | {p.ffs} | "
             f"{p.dsps} | {p.ebops:.0f} | {p.latency_cycles} cycles = {p.latency_ns:g} ns | "
             f"{p.stage_margin_ns:+.2f} | {p.vectors} | {'**yes**' if best else ''} |"
         )
@@ -293,7 +305,7 @@ def summarise(card: Card, scan_dir: Path, points: Sequence[ScanPoint]) -> Path:
         "measures; `trigger-nn build` of a chosen point co-simulates it); the stage margin is Yosys' longest "
         "flip-flop-to-flip-flop path timed with the delay model of `trigger_nn.firmware.timing` (an estimate). "
         "A point is on the Pareto front when no other point is at least as good in the figure of merit, LUTs and "
-        "latency at once.",
+        "latency at once." + _error_note(points),
         "",
         choice,
         "",

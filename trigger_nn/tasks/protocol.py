@@ -49,10 +49,12 @@ Reference = Callable[[np.ndarray], np.ndarray]
 
 @dataclass(frozen=True, kw_only=True)
 class Headline:
-    """The one figure of merit a design scan ranks by (larger is better): its label and its key in the metrics."""
+    """The one figure of merit a design scan ranks by (larger is better): its label and its key in the metrics,
+    and the key of its statistical error where the task measures one (so a scan's tolerance can be read against it)."""
 
     label: str
     key: str
+    error_key: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

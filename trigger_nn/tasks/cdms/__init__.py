@@ -67,7 +67,7 @@ class CdmsTask(TrainedFromData):
 
     def headline(self, data: CdmsLfnData) -> Headline:
         return Headline(label="threshold reduction (E50, OF + NN vs the best classical trigger)",
-                        key="threshold_reduction")  # fmt: skip
+                        key="threshold_reduction", error_key="threshold_reduction_error")  # fmt: skip
 
     def evaluate(
         self,

@@ -82,6 +82,16 @@ def _reduction(nn: OperatingPoint | None, best: OperatingPoint | None) -> float:
     return 1.0 - nn.e50_sigma / best.e50_sigma
 
 
+def _reduction_error(nn: OperatingPoint | None, best: OperatingPoint | None) -> float:
+    """The reduction's statistical error from the two E50s' bootstrap errors, taken as independent: an upper
+    estimate, since both are measured on the same injected pulses and streams."""
+    if nn is None or best is None:
+        return float("nan")
+    ratio = nn.e50_sigma / best.e50_sigma
+    a, b = nn.efficiency.e50_error_sigma / nn.e50_sigma, best.efficiency.e50_error_sigma / best.e50_sigma
+    return float(ratio * np.hypot(a, b))
+
+
 def _point_metrics(p: OperatingPoint | None, at_grid_bottom: float) -> dict[str, Any] | None:
     if p is None:
         return None
@@ -205,6 +215,7 @@ def evaluate(
         "stream": _stream_text(cfg, scan),
         "accidental_budget_hz": cfg.accidental_budget_hz,
         "threshold_reduction": reduction,
+        "threshold_reduction_error": _reduction_error(nn, best),
         "best_classical": None if best is None else best.trigger,
         "triggers": {name: _point_metrics(p, bottom) for name, p in points.items()},
         "budgets": budgets,

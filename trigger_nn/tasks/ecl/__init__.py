@@ -125,7 +125,8 @@ class EclTask(TrainedFromData):
         return simulation.description(data)
 
     def headline(self, data: EclPhotonData) -> Headline:
-        return Headline(label="merged rejection at 90 % photon eff.", key="merged_rejection_at_90pct_photon_eff")
+        return Headline(label="merged rejection at 90 % photon eff.", key="merged_rejection_at_90pct_photon_eff",
+                        error_key="merged_rejection_at_90pct_photon_eff_error")  # fmt: skip
 
     def evaluate(
         self,

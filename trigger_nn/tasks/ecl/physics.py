@@ -36,6 +36,7 @@ class Selection:
     auc: float
     cuts: dict[float, float]  # photon efficiency -> cut
     merged_pass: dict[float, float]  # photon efficiency -> fraction of merged clusters kept
+    n_merged: int
 
     @classmethod
     def of(cls, name: str, scores: np.ndarray, is_photon: np.ndarray) -> Selection:
@@ -46,12 +47,18 @@ class Selection:
             auc=common.auc(r),
             cuts={e: common.threshold_at(r, e) for e in EFFICIENCIES},
             merged_pass={e: common.background_pass_at(r, e) for e in EFFICIENCIES},
+            n_merged=int(np.sum(~np.asarray(is_photon, dtype=bool))),
         )
 
     def as_dict(self) -> dict[str, float]:
         out = {"auc": self.auc}
         for e in EFFICIENCIES:
             out[f"merged_rejection_at_{round(100 * e)}pct_photon_eff"] = 1.0 - self.merged_pass[e]
+            # binomial, on the merged clusters at a fixed cut (the cut's own spread from the photons not included)
+            p = self.merged_pass[e]
+            out[f"merged_rejection_at_{round(100 * e)}pct_photon_eff_error"] = float(
+                np.sqrt(p * (1 - p) / max(self.n_merged, 1))
+            )
             out[f"merged_pass_at_{round(100 * e)}pct_photon_eff"] = self.merged_pass[e]
         return out
 
