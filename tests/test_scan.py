@@ -178,6 +178,7 @@ def test_scan_resumes_after_an_interruption_and_writes_the_pareto_plot(
         assert p.status == "ok", p.message
         assert p.beta == 3e-3 and "beta 0.003" in p.network  # the scan's beta, not the network section's
         assert p.vectors >= 1000 and p.luts > 0 and p.ebops > 0 and p.metric is not None
+        assert p.metric_error is not None and 0 < p.metric_error < 1  # the headline's bootstrap error
         assert p.latency_ns == p.latency_cycles * p.clock_period_ns
     by_clock = {(a, p.clock_period_ns): p.latency_cycles for a, p in zip(architectures, points, strict=True)}
     for a in ("mlp", "cnn1d"):  # a faster clock holds fewer adder levels per stage: more stages
@@ -191,6 +192,7 @@ def test_scan_resumes_after_an_interruption_and_writes_the_pareto_plot(
     md = (scan_dir / "scan.md").read_text()
     assert sum(line.startswith("| cnn1d (filters [2]") for line in md.splitlines()) == 2
     assert "**The choice** (the fewest Yosys LUTs among the points within 0.005 of the best" in md
+    assert f"{points[0].metric:.4f} ± {points[0].metric_error:.4f}" in md and "statistical error" in md
     assert (scan_dir / "pareto.png").stat().st_size > 10_000
 
     # Everything done: a re-run starts no cluster and changes no point.

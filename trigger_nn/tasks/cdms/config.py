@@ -38,11 +38,13 @@ class UserStream:
     ``data.adc_bits`` signed bits), one per entry of ``tree`` (ROOT) or one 1-D array (HDF5, NPZ). Known
     events, where the user has them, are arrays of ``events_tree``: ``event_sample`` (a pulse's onset or
     an LFN episode's centre, in samples), ``event_kind`` (2 a pulse, 1 an LFN episode: ``EventKind``) and,
-    optionally, ``event_width`` (an LFN episode's half-extent in samples; default ``lfn_extent_ms``). Known
-    pulses are never counted as accidental triggers; known LFN episodes give the network its background
-    windows. The first ``train_fraction`` of the recording gives the training windows, the rest the
-    measurement; with ``data.user_windows`` the whole recording is the measurement. A relative ``path``
-    is taken from the card's own folder.
+    optionally, ``event_width`` (an LFN episode's half-extent in samples; default ``lfn_extent_ms``) and
+    ``event_energy`` (a pulse's height in ADC counts of the template's peak, NaN where unknown). Known
+    pulses are never counted as accidental triggers, and those with an energy count in the turn-on curves
+    beside the injected ones; known LFN episodes give the network its background windows. The first
+    ``train_fraction`` of the recording gives the training windows, the rest the measurement; with
+    ``data.user_windows`` the whole recording is the measurement. A relative ``path`` is taken from the
+    card's own folder.
     """
 
     path: Path
@@ -52,6 +54,7 @@ class UserStream:
     event_sample: str | None = None
     event_kind: str | None = None
     event_width: str | None = None
+    event_energy: str | None = None
     lfn_extent_ms: float = 2.0
     train_fraction: float = 0.5
 

@@ -60,8 +60,8 @@ MIN_NOISE_TRACES = 50
 #: sees: on 60 s of the default card's simulated stream the kept traces' variance was 4.19 counts^2 against the
 #: model's 4.31 (lag 1: 0.40 against 0.52); with these two at 10 sigma, 4.31 and 0.53
 WIDE_CUTS = {"baseline": {"sigma": 10}, "slope": {"sigma": 10}}
-#: a recording's median further than this many noise RMS from zero has a pedestal the vetoes cannot take
-MAX_PEDESTAL_RMS = 1.0
+#: a recording whose median is further from zero than this many noise RMS (and a count) has its pedestal left in
+MAX_PEDESTAL_RMS = 0.25
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -72,6 +72,7 @@ class Recording:
     event_sample: np.ndarray  # int64
     event_kind: np.ndarray  # int8 EventKind (SIGNAL or LFN)
     event_width: np.ndarray  # float64: an LFN episode's envelope width (extent / LFN_EXTENT_WIDTHS); 0 for pulses
+    event_energy: np.ndarray  # float64: a pulse's height in ADC counts; NaN where unknown, and for LFN
     path: Path
 
     @property
@@ -100,7 +101,7 @@ def _read(user: UserStream, adc_bits: int, fs: float, _stamp: int) -> Recording:
                        "data.user.adc")  # fmt: skip
     if adc.ndim != 1:
         raise DataError(f"{src.at(user.adc)} has shape {adc.shape}; a recording is one channel: one value per sample")
-    minimum = 4 * NOISE_TRACE * MIN_NOISE_TRACES  # the noise traces, a fourth of the recording at most
+    minimum = 4 * NOISE_TRACE * MIN_NOISE_TRACES  # room for the noise traces four times over: autocuts keeps ~2/3
     if len(adc) < minimum:
         raise DataError(
             f"{src.at(user.adc)} holds {len(adc)} samples ({len(adc) / fs:.3g} s at data.sample_rate_hz); the noise "
@@ -114,16 +115,18 @@ def _read(user: UserStream, adc_bits: int, fs: float, _stamp: int) -> Recording:
             "AC-coupled but the vetoes and the network's window take the baseline as zero, as the ADC's pedestal "
             "subtraction gives it; subtract the pedestal from the samples before writing the file"
         )
-    sample, kind, width = np.zeros(0, np.int64), np.zeros(0, np.int8), np.zeros(0)
+    sample, kind, width, energy = np.zeros(0, np.int64), np.zeros(0, np.int8), np.zeros(0), np.zeros(0)
     if user.event_sample is not None and user.event_kind is not None:
         roles = {user.event_sample: "data.user.event_sample", user.event_kind: "data.user.event_kind"}
-        if user.event_width is not None:
-            roles[user.event_width] = "data.user.event_width"
+        for name, key in ((user.event_width, "data.user.event_width"), (user.event_energy, "data.user.event_energy")):
+            if name is not None:
+                roles[name] = key
         src, ev = read_arrays(user.path, roles, EVENT_ROLES, tree=user.events_tree)
         ev = {k: numeric(src, k, v, per_entry="one value") for k, v in ev.items()}
         same_length(src, ev)
         for k, v in ev.items():
-            finite(src, k, v, "values")
+            if k != user.event_energy:  # an unknown energy is NaN
+                finite(src, k, v, "values")
         sample = np.asarray(ev[user.event_sample])
         if np.any(sample != np.round(sample)) or np.any(sample < 0) or np.any(sample >= len(adc)):
             raise DataError(
@@ -145,9 +148,18 @@ def _read(user: UserStream, adc_bits: int, fs: float, _stamp: int) -> Recording:
                 raise DataError(f"{src.at(user.event_width)}: LFN half-extents must be positive (samples)")
         sample, kind = sample.astype(np.int64), kind.astype(np.int8)
         width = np.where(kind == EventKind.LFN, half / LFN_EXTENT_WIDTHS, 0.0)
+        energy = np.full(len(sample), np.nan)
+        if user.event_energy is not None:
+            energy = np.where(kind == EventKind.SIGNAL, np.asarray(ev[user.event_energy], dtype=np.float64), np.nan)
+            if np.any(energy <= 0) or np.any(np.isinf(energy)):
+                raise DataError(
+                    f"{src.at(user.event_energy)}: a pulse's energy is its height in ADC counts, positive and finite "
+                    "(NaN where unknown)"
+                )
         order = np.argsort(sample, kind="stable")
-        sample, kind, width = sample[order], kind[order], width[order]
-    out = Recording(adc=adc, event_sample=sample, event_kind=kind, event_width=width, path=Path(user.path))
+        sample, kind, width, energy = sample[order], kind[order], width[order], energy[order]
+    out = Recording(adc=adc, event_sample=sample, event_kind=kind, event_width=width, event_energy=energy,
+                    path=Path(user.path))  # fmt: skip
     log.info("recording %s: %d samples (%.1f s), %d known pulses, %d known LFN episodes", user.path, len(adc),
              len(adc) / fs, out.known_pulses, out.known_lfn)  # fmt: skip
     return out
@@ -311,8 +323,8 @@ def recorded_segment(config, seg: int):
     onset = arrivals(config.signal_rate_hz, b - a, fs, rng)
     energy = rng.uniform(*config.energies, size=len(onset))
     x = rec.adc[a:b].astype(np.float64)
+    resolution = OptimalFilter.build(data).resolution
     if len(onset):
-        resolution = OptimalFilter.build(data).resolution
         pulse_len = int(np.ceil(PULSE_FALL_TIMES * max(data.fall_time_us, data.fall_time2_us) * 1e-6 * fs))
         pulse = pulse_template(data, pulse_len, 0)
         for o, e in zip(onset, energy, strict=True):
@@ -325,8 +337,8 @@ def recorded_segment(config, seg: int):
     truth = Truth(
         sample=np.concatenate([onset, rec.event_sample[known] - a])[order],
         kind=np.concatenate([np.full(len(onset), EventKind.SIGNAL, np.int8), rec.event_kind[known]])[order],
-        energy_sigma=np.concatenate([energy, np.full(n_known, np.nan)])[order],
-        of_peak_sigma=np.concatenate([energy, np.full(n_known, np.nan)])[order],
+        energy_sigma=np.concatenate([energy, rec.event_energy[known] / resolution])[order],
+        of_peak_sigma=np.concatenate([energy, rec.event_energy[known] / resolution])[order],
         width_samples=np.concatenate([np.zeros(len(onset)), rec.event_width[known]])[order],
         injected=np.concatenate([np.ones(len(onset), bool), np.zeros(n_known, bool)])[order],
     )

@@ -132,9 +132,12 @@ class Truth:
 
     @property
     def efficiency_pulses(self) -> np.ndarray:
-        """Indices of the pulses of known energy (injected or simulated), which turn-on curves count."""
+        """Indices of the pulses of known energy (simulated, injected, or a recording's with an energy), which
+        turn-on curves count."""
         mask = self.kind == EventKind.SIGNAL
-        return np.flatnonzero(mask if self.injected is None else mask & self.injected)
+        if self.injected is not None:
+            mask &= self.injected | np.isfinite(self.energy_sigma)
+        return np.flatnonzero(mask)
 
 
 @dataclass(frozen=True, kw_only=True)
