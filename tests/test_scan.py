@@ -110,6 +110,8 @@ def test_scan_networks_are_network_sections() -> None:
     cnn = scan.point_card(card, specs[1]).network
     assert (cnn.architecture, cnn.lut_layers, cnn.beta) == ("cnn1d", True, 1e-5)
     assert [s.name for s in scan.grid(card_from_dict({"name": "m", "task": "cdms_lfn"}))][0] == "beta1e-06_clk5ns"
+    close = card_from_dict({"name": "m", "task": "cdms_lfn", "scan": {"beta": [2e-6, 2.5e-6]}})
+    assert len({s.name for s in scan.grid(close)}) == 4  # two betas x two clocks, each its own folder
     with pytest.raises(CardError, match=r"scan.networks\[1\].filters belongs to architecture cnn1d and cnn2d"):
         card_from_dict({"name": "m", "task": "cdms_lfn", "scan": {"networks": [{}, {"filters": [2]}]}})
     with pytest.raises(CardError, match=r"scan.networks\[0\]: network.hidden_units\[0\] must be positive"):

@@ -60,7 +60,7 @@ class PointSpec:
     @property
     def name(self) -> str:
         net = "" if self.network_index is None else f"net{self.network_index}_"
-        return f"{net}beta{self.beta:.0e}_clk{self.clock_period_ns:g}ns"
+        return f"{net}beta{self.beta:g}_clk{self.clock_period_ns:g}ns"  # :g, so 2e-6 and 2.5e-6 differ
 
     @property
     def network_text(self) -> str:
