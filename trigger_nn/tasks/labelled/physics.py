@@ -8,6 +8,7 @@ probability as the score) as for two. Every figure is weighted by the events' we
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -60,21 +61,24 @@ def evaluate(
         "your best one against it on the same test events (the test split of `data/dataset.h5`)."
     )
     if len(names) == 2:
-        return _binary(data, names, scores.reshape(-1), y, w, variable, plots, head)
-    return _multiclass(data, names, scores.reshape(len(rows), -1), y, w, variable, plots, head)
+        return _binary(data, Scored(names, scores.reshape(-1), y, w, variable), plots, head)
+    return _multiclass(data, Scored(names, scores.reshape(len(rows), -1), y, w, variable), plots, head)
 
 
-def _binary(
-    data: LabelledData,
-    names: tuple[str, ...],
-    scores: np.ndarray,
-    y: np.ndarray,
-    w: np.ndarray,
-    variable: np.ndarray | None,
-    plots: Path,
-    head: str,
-) -> Physics:
-    background, signal = names
+@dataclass(frozen=True)
+class Scored:
+    """The verified test events as the figures take them: the firmware's outputs, classes, weights, variable."""
+
+    names: tuple[str, ...]
+    scores: np.ndarray  # (n,) one logit, or (n, k) logits
+    y: np.ndarray
+    w: np.ndarray
+    variable: np.ndarray | None
+
+
+def _binary(data: LabelledData, events: Scored, plots: Path, head: str) -> Physics:
+    scores, y, w, variable = events.scores, events.y, events.w, events.variable
+    background, signal = events.names
     found = {
         "vectors": int(len(y)),
         **one_against_rest(scores, y == 1, w, signal, background),
@@ -102,16 +106,8 @@ def _binary(
     return Physics(metrics=found, markdown=lines, plots=paths)
 
 
-def _multiclass(
-    data: LabelledData,
-    names: tuple[str, ...],
-    logits: np.ndarray,
-    y: np.ndarray,
-    w: np.ndarray,
-    variable: np.ndarray | None,
-    plots: Path,
-    head: str,
-) -> Physics:
+def _multiclass(data: LabelledData, events: Scored, plots: Path, head: str) -> Physics:
+    names, logits, y, w, variable = events.names, events.scores, events.y, events.w, events.variable
     k = len(names)
     pred = logits.argmax(axis=1)
     confusion = np.zeros((k, k))
