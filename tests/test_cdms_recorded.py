@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from trigger_nn.cli import main
 from trigger_nn.errors import CardError, DataError
@@ -22,7 +23,9 @@ from trigger_nn.tasks.cdms.config import CdmsLfnData, UserStream, UserWindows
 from trigger_nn.tasks.cdms.simulation import EventKind, OptimalFilter, noise_psd
 from trigger_nn.tasks.cdms.stream import LFN_EXTENT_WIDTHS, StreamConfig, noise_autocovariance, simulate_stream
 
-SMALL = CdmsLfnData(n_train=3000, window=32, trace_length=256, of_length=128, baseline_samples=4)
+SMALL_KEYS = {"n_train": 3000, "window": 32, "trace_length": 256, "of_length": 128, "baseline_samples": 4}
+SMALL = CdmsLfnData(**SMALL_KEYS)
+EVENT_ARRAYS = ("event_sample", "event_kind", "event_width", "event_energy")
 
 
 def write_recording(path: Path, data: CdmsLfnData, *, seconds: float, lfn_rate_hz: float = 5.0, seed: int = 11,
@@ -123,38 +126,22 @@ def test_labelled_traces_alone_are_refused_for_want_of_a_stream(tmp_path: Path) 
         data.validate("card")
 
 
-CARD = """\
-name: recorded
-task: cdms_lfn
-seed: 7
-data:
-  n_train: 3000
-  window: 32
-  trace_length: 256
-  of_length: 128
-  baseline_samples: 4
-  user:
-    path: recording.npz
-    event_sample: event_sample
-    event_kind: event_kind
-    event_width: event_width
-    event_energy: event_energy
-network:
-  hidden_units: [8]
-training:
-  epochs: 8
-  batch_size: 128
-verify:
-  n_vectors: 5000
-cosim:
-  n_vectors: 1000
-"""
+CARD = {
+    "name": "recorded",
+    "task": "cdms_lfn",
+    "seed": 7,
+    "data": SMALL_KEYS | {"user": {"path": "recording.npz"} | {k: k for k in EVENT_ARRAYS}},
+    "network": {"hidden_units": [8]},
+    "training": {"epochs": 8, "batch_size": 128},
+    "verify": {"n_vectors": 5000},
+    "cosim": {"n_vectors": 1000},
+}
 
 
 def test_a_card_on_a_recording_builds_verifies_and_reports_the_trigger_on_it(tmp_path: Path) -> None:
     write_recording(tmp_path / "recording.npz", SMALL, seconds=50)
     card = tmp_path / "recorded.yaml"
-    card.write_text(CARD)
+    card.write_text(yaml.safe_dump(CARD))
     assert main(["build", str(card), "--projects", str(tmp_path / "projects")]) == 0
     project = tmp_path / "projects" / "recorded"
     report = json.loads((project / "report.json").read_text())
