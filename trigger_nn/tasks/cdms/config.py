@@ -178,7 +178,8 @@ class CdmsLfnData(TaskData):
         if d.user_windows is not None and d.user is None:
             raise CardError(
                 f"{where}: data.user_windows trains the network, but its thresholds are set on continuous data "
-                "(accidental triggers per second): give the recording as data.user too"
+                "(accidental triggers per second): give the recording as data.user too (or, to judge the network "
+                "alone on the traces by ROC and efficiencies, use task: labelled)"
             )
         if d.user is not None:
             if not 0.0 < d.user.train_fraction < 1.0:
