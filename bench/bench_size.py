@@ -82,7 +82,7 @@ def measure_luts(name: str, pipeline: Any, fw: FirmwareConfig, tmp: Path) -> Non
     from trigger_nn.firmware.synth import yosys_synth
 
     rtl_dir = tmp / name / "rtl_yosys"
-    rtl.write_verilog(pipeline, rtl_dir, fw, top=name)
+    rtl.write_hdl(pipeline, rtl_dir, fw, top=name)
     mapped = yosys_synth(rtl_dir, f"{name}_wrapper", fw.part, tmp / name / "yosys")
     luts = mapped.counts.luts
     print(
@@ -95,7 +95,7 @@ def measure_memory(name: str, pipeline: Any, fw: FirmwareConfig, tmp: Path) -> N
     from cocotb_tools.runner import get_runner
 
     rtl_dir = tmp / name / "rtl"
-    rtl.write_verilog(pipeline, rtl_dir, fw, top=name)
+    rtl.write_hdl(pipeline, rtl_dir, fw, top=name)
     sources = sorted((rtl_dir / "src").rglob("*.v"))
     mb = sum(p.stat().st_size for p in sources) / 2**20
     seconds, peak = peak_memory(lambda: rtl.RTLEmulation(rtl_dir, tmp / name / "emulation", fw, top=name))

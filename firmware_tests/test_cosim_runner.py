@@ -1,8 +1,10 @@
-"""Co-simulation runner on a real da4ml pipeline in Verilator + cocotb (never mocked, never skipped).
+"""Co-simulation runner on a real da4ml pipeline in Verilator and GHDL + cocotb (never mocked, never skipped), and the
+self-checking HDL testbenches of the same design.
 
 The design is a tiny two-layer network traced with da4ml (no Keras), written as
-pipelined Verilog; the expected words come from da4ml's own interpreter. One
-Verilator build is shared by every test through the content-hash cache.
+pipelined Verilog and VHDL, each with the top level's valid strobe and reset; the
+expected words come from da4ml's own interpreter. One Verilator build is shared by
+every test through the content-hash cache.
 """
 
 from __future__ import annotations
@@ -25,13 +27,14 @@ from da4ml.trace import FixedVariableArrayInput, comb_trace, to_pipeline
 from trigger_nn._deps import setup_environment
 from trigger_nn.artifacts import BusFormat, WordVectors
 from trigger_nn.errors import ToolError
-from trigger_nn.firmware.cosim import CosimMeasurement, run_cosim
-from trigger_nn.firmware.rtl import bus_format
+from trigger_nn.firmware import hdl_testbench
+from trigger_nn.firmware.cosim import CosimMeasurement, run_cosim, verilog_sources, vhdl_sources
+from trigger_nn.firmware.rtl import bus_format, write_top
 
 N_VECTORS = 2000
 N_IN, N_HIDDEN, N_OUT = 6, 5, 3
 LATENCY_CUTOFF = 2  # small enough for a pipeline of several stages
-TOP = "tiny_wrapper"
+TOP = "tiny_top"
 REPO = Path(__file__).resolve().parents[1]
 #: run by the wheel test with only the unpacked wheel on $PYTHONPATH, from a folder outside the repository
 WHEEL_SCRIPT = """\
@@ -63,6 +66,7 @@ print(json.dumps({
 @dataclass(frozen=True)
 class TinyDesign:
     rtl_dir: Path
+    vhdl_dir: Path
     work_dir: Path
     stages: int
     input_format: BusFormat
@@ -95,7 +99,9 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> TinyDesign:
     comb = comb_trace(inp, out)
     pipe = to_pipeline(comb, LATENCY_CUTOFF, verbose=False)
     root = tmp_path_factory.mktemp("tiny")
-    RTLModel(pipe, "tiny", root / "rtl", flavor="verilog", clock_period=5, print_latency=False).write()
+    for flavor, folder in (("verilog", "rtl"), ("vhdl", "vhdl")):
+        RTLModel(pipe, "tiny", root / folder, flavor=flavor, clock_period=5, print_latency=False).write()
+        write_top(pipe, root / folder / "src", name="tiny", flavor=flavor)
 
     input_format, output_format = bus_format(pipe.inp_qint), bus_format(pipe.out_qint)
     lo, hi = input_format.word_range()
@@ -105,6 +111,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> TinyDesign:
     assert np.any(out_words[1:] != out_words[:-1]), "outputs must change between vectors to pin the latency"
     return TinyDesign(
         rtl_dir=root / "rtl",
+        vhdl_dir=root / "vhdl",
         work_dir=root / "cosim",
         stages=len(pipe.solutions),
         input_format=input_format,
@@ -158,6 +165,80 @@ def test_corrupted_expected_output_is_caught_runner(tiny: TinyDesign) -> None:
     assert m.first_mismatch is not None and m.first_mismatch.startswith(f"vector {index} ")
     assert str(out_words[index].tolist()) in m.first_mismatch
     assert str(tiny.inp_words[index].tolist()) in m.first_mismatch
+
+
+def test_the_vhdl_in_ghdl_runner(tiny: TinyDesign) -> None:
+    common = {"rtl_dir": tiny.vhdl_dir, "simulator": "ghdl", "work_dir": tiny.work_dir.with_name("cosim_vhdl")}
+    for idle_gaps in (False, True):
+        m = tiny.run(idle_gaps=idle_gaps, run_name=f"vhdl_{idle_gaps}", **common)
+        assert m.passed, m.failure
+        assert (m.vectors, m.mismatches, m.latency_cycles, m.ii_cycles) == (N_VECTORS, 0, tiny.stages, 1)
+
+
+def _broken_top(tiny: TinyDesign, tmp_path: Path, old: str, new: str) -> Path:
+    """A copy of the Verilog whose top level has one line changed."""
+    rtl = tmp_path / "rtl"
+    shutil.copytree(tiny.rtl_dir, rtl)
+    top = rtl / "src" / f"{TOP}.v"
+    assert old in top.read_text()
+    top.write_text(top.read_text().replace(old, new))
+    return rtl
+
+
+def test_a_valid_strobe_one_cycle_early_is_caught(tiny: TinyDesign, tmp_path: Path) -> None:
+    early = _broken_top(tiny, tmp_path, "out_valid = valid_pipe[LATENCY]", "out_valid = valid_pipe[LATENCY - 1]")
+    m = tiny.run(rtl_dir=early, work_dir=tmp_path / "cosim")
+    assert not m.passed and m.mismatches == 0  # the data are right: only the strobe is wrong
+    assert m.failure is not None and "out_valid wrong at 2 of" in m.failure
+
+
+def test_a_reset_that_keeps_vectors_in_flight_is_caught(tiny: TinyDesign, tmp_path: Path) -> None:
+    """Vectors taken before a reset never come out valid; a top level whose reset clears nothing lets them out."""
+    no_reset = _broken_top(tiny, tmp_path, "if (rst)", "if (1'b0)")
+    m = tiny.run(rtl_dir=no_reset, work_dir=tmp_path / "cosim", idle_gaps=True, seed=7)
+    assert not m.passed and m.mismatches == 0
+    assert m.failure is not None and "(a reset lies within the latency before it)" in m.failure
+
+
+def _testbench(tiny: TinyDesign, tb_dir: Path, out_words: np.ndarray) -> hdl_testbench.Sources:
+    sources = hdl_testbench.Sources(
+        verilog=tuple(verilog_sources(tiny.rtl_dir)), vhdl=tuple(vhdl_sources(tiny.vhdl_dir))
+    )
+    hdl_testbench.write(
+        tb_dir,
+        "tiny",
+        inp_words=tiny.inp_words,
+        out_words=out_words,
+        input_format=tiny.input_format,
+        output_format=tiny.output_format,
+        latency=tiny.stages,
+        sources=sources,
+    )
+    return sources
+
+
+def test_the_hdl_testbenches_pass_and_name_a_wrong_vector(tiny: TinyDesign, tmp_path: Path) -> None:
+    """Both self-checking testbenches pass on the reference's words, and fail on one output word changed by one
+    LSB, each naming the vector and the cycle (reset 3 cycles, one vector per cycle before the first gap)."""
+    tb_dir, work = tmp_path / "testbench", tmp_path / "work"
+    sources = _testbench(tiny, tb_dir, tiny.out_words)
+    runs = [run(tb_dir, "tiny", sources, work, latency=tiny.stages) for run in hdl_testbench.RUNNERS]
+    cycles = hdl_testbench.schedule_cycles(N_VECTORS, tiny.stages)
+    for run in runs:
+        assert run.passed, run.verdict
+        assert run.verdict.startswith(f"PASS tiny_top: {N_VECTORS} vectors, ")
+        assert run.verdict.endswith(f"latency {tiny.stages} cycles, out_valid checked at each of {cycles} cycles")
+    assert [r.language for r in runs] == ["SystemVerilog", "VHDL"]
+
+    wrong = tiny.out_words.copy()
+    wrong[3, 0] ^= 1  # vector 3 is taken at cycle 3 + 3 (after the reset), before the first idle gap
+    _testbench(tiny, tb_dir, wrong)
+    for run in hdl_testbench.RUNNERS:
+        failed = run(tb_dir, "tiny", sources, work, latency=tiny.stages)
+        assert not failed.passed
+        assert failed.verdict.startswith(
+            f"FAIL tiny_top: vector 3 taken at cycle 6: model_out at cycle {6 + tiny.stages} is "
+        ), failed.verdict
 
 
 def test_waves_runner(tiny: TinyDesign) -> None:

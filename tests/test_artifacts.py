@@ -27,7 +27,8 @@ def test_round_trips(tmp_path: Path, passing_cosim: CosimResult) -> None:
     compiled = CompileResult(
         hls_dir=tmp_path / "hls",
         rtl_dir=tmp_path / "rtl",
-        top="m_wrapper",
+        vhdl_dir=tmp_path / "vhdl",
+        top="m_top",
         input_format=FMT_IN,
         output_format=FMT_OUT,
         pipeline_stages=4,

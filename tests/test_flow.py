@@ -67,6 +67,8 @@ def test_build_writes_every_stage_and_a_passing_report(built: tuple[Path, Path])
         "hls/build_prj.tcl",
         "hls/firmware/tiny_lfn.cpp",
         "rtl/src/tiny_lfn_wrapper.v",
+        "rtl/src/tiny_lfn_top.v",
+        "vhdl/src/tiny_lfn_top.vhd",
         "verify/vectors.npz",
         "report.md",
         "plots/roc.png",

@@ -257,7 +257,7 @@ def test_a_verilator_build_too_large_for_the_machine_is_refused_with_both_number
 
     fw = FirmwareConfig(pipeline_cutoff=2.0)
     emulated = tmp_path / "emulated"
-    rtl.write_verilog(timing.cut(rtl.trace(_dense_model()), fw), emulated, fw, top="small")
+    rtl.write_hdl(timing.cut(rtl.trace(_dense_model()), fw), emulated, fw, top="small")
     _too_large_for_this_machine(emulated / "src", "small_extra.v", resources.EMULATION_BUILD)
     with pytest.raises(ToolError, match=r"Verilator build of the emulation of small would take about .* GiB"):
         rtl.RTLEmulation(emulated, tmp_path / "emulation", fw, top="small")

@@ -76,6 +76,17 @@ def require_verilator() -> str:
     return exe
 
 
+def require_ghdl() -> str:
+    """Path of the ghdl executable (the VHDL simulator, a distribution package); missing is a set-up failure."""
+    exe = shutil.which("ghdl")
+    if exe is None:
+        raise ToolError(
+            "ghdl (the VHDL simulator) was not found on PATH; `make install` installs Debian's `ghdl` package "
+            "where it is missing (as root: apt-get install -y ghdl), or install GHDL 2 or newer yourself"
+        )
+    return exe
+
+
 def require_compiler() -> str:
     exe = shutil.which("g++")
     if exe is None:

@@ -30,7 +30,7 @@ import numpy as np
 from .errors import ArtifactError
 
 #: 2: every stage's artifact records what it was made from (``made_from``) and stores paths relative to itself
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 @contextmanager
@@ -425,8 +425,9 @@ class TrainResult(StageArtifact):
     model_path: Path
     epochs_run: int
     metrics: dict[str, float]
-    ebops: float | None  # None where HGQ2 did not train the model (an import)
+    ebops: float | None  # None where HGQ2 did not train the model (an import, the committed model)
     seconds: float
+    committed_model: Path | None = None  # the committed model copied in (``--committed-model``); None: trained here
 
     def load_model(self) -> Any:
         """The trained quantised Keras model; a file that does not load is an ArtifactError naming it."""
@@ -488,13 +489,14 @@ class ResourceEstimate:
 
 @dataclass(frozen=True, kw_only=True)
 class CompileResult(StageArtifact):
-    """The HLS project (``hls/``) and da4ml Verilog (``rtl/``) made from the trained model."""
+    """The HLS project (``hls/``) and da4ml's Verilog (``rtl/``) and VHDL (``vhdl/``) made from the trained model."""
 
     written_by: typing.ClassVar[str] = "compile"
     hls_dir: Path
     hls_writer: str = "hls4ml"  # or "da4ml", for networks of table layers (firmware/hls.py)
     rtl_dir: Path
-    top: str
+    vhdl_dir: Path
+    top: str  # ``<name>_top``: the network with its valid strobe and reset (firmware/top.py)
     input_format: BusFormat
     output_format: BusFormat
     pipeline_stages: int
@@ -543,8 +545,36 @@ class VerifyResult(StageArtifact):
 
 
 @dataclass(frozen=True, kw_only=True)
+class StreamRun:
+    """One cocotb run of ``<name>_top`` in one simulator (the VHDL in GHDL), checked vector by vector."""
+
+    simulator: str
+    language: str
+    idle_gaps: bool
+    vectors: int
+    cycles: int
+    mismatches: int
+    latency_cycles: int
+    ii_cycles: int
+    failure: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TestbenchRun:
+    """One run of a self-checking HDL testbench (firmware/hdl_testbench.py): its own verdict line."""
+
+    language: str
+    simulator: str
+    vectors: int
+    cycles: int
+    passed: bool
+    verdict: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class CosimResult(StageArtifact):
-    """What the cocotb testbench measured on the Verilog in Verilator."""
+    """What the cocotb testbench measured on the Verilog in Verilator (the headline figures), on the VHDL in GHDL,
+    and what the self-checking HDL testbenches in ``testbench_dir`` said."""
 
     written_by: typing.ClassVar[str] = "cosim"
     simulator: str
@@ -564,6 +594,9 @@ class CosimResult(StageArtifact):
     idle_gap_mismatches: int = 0
     idle_gap_failure: str | None = None
     waves: tuple[Path, ...] = ()
+    vhdl_runs: tuple[StreamRun, ...] = ()
+    testbench_dir: Path | None = None
+    testbenches: tuple[TestbenchRun, ...] = ()
 
     @property
     def latency_ns(self) -> float:
@@ -780,3 +813,11 @@ class Timings(Artifact):
 
     written_by: typing.ClassVar[str] = "build"
     stages: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, path: Path) -> dict[str, float]:
+        """The recorded times; none where the file is missing or was written by another version (bookkeeping only)."""
+        try:
+            return dict(cls.load(path).stages)
+        except ArtifactError:
+            return {}

@@ -108,6 +108,7 @@ class TrainingConfig:
     learning_rate: float = 3e-3
     validation_split: float = 0.15
     patience: int = 6
+    committed_model: bool = False  # no training: build models/<name>/model.keras, as committed (train.py)
 
 
 @dataclass(frozen=True, kw_only=True)

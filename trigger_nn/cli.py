@@ -7,6 +7,7 @@ writes its own; nothing here but argument parsing, logging and exit codes.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import signal
 import sys
@@ -27,11 +28,12 @@ STAGE_HELP = {
     "simulate": "simulate the card's dataset -> data/dataset.h5",
     "train": "train the quantised Keras model (HGQ2) -> train/model.keras, the Python reference",
     "compile": "write the Vitis HLS project (hls/: hls4ml's, or da4ml's for table layers; C simulation built) "
-    "and da4ml pipelined Verilog (rtl/)",
+    "and da4ml pipelined Verilog (rtl/) and VHDL (vhdl/), each with <name>_top: a valid strobe and a reset",
     "verify": "check Python reference = HLS C simulation = Verilog (Verilator), bit for bit, on the card's "
     "verify.n_vectors (default 10,000) edge, test-set and random vectors",
-    "cosim": "stream a new input every clock through the Verilog (cocotb + Verilator); measure latency and II "
-    "against the card's budget",
+    "cosim": "stream a new input every clock through the Verilog (cocotb + Verilator) and the VHDL (cocotb + GHDL); "
+    "measure latency and II against the card's budget; write and run the self-checking SystemVerilog and VHDL "
+    "testbenches (testbench/)",
     "trigger": "the task's whole trigger (for cdms_lfn: OF FIR + network + decision logic) as one streaming "
     "Verilog block at the report's operating point, streamed sample by sample against its integer model "
     "(cocotb + Verilator)",
@@ -82,18 +84,27 @@ def _record_timing(project: Path, stage: str, seconds: float) -> None:
     from .artifacts import Timings
 
     path = project / "timings.json"
-    stages = dict(Timings.load(path).stages) if path.is_file() else {}
+    stages = Timings.read(path)
     stages[stage] = round(seconds, 2)
     Timings(stages=stages).save(path)
 
 
-def run_stages(card_path: Path, stages: tuple[str, ...], projects: Path, *, skip_fresh: bool = False) -> Path:
+def run_stages(
+    card_path: Path,
+    stages: tuple[str, ...],
+    projects: Path,
+    *,
+    skip_fresh: bool = False,
+    committed_model: bool = False,
+) -> Path:
     """Run ``stages`` in order; with ``skip_fresh`` (``build``), skip those whose artifact still belongs to the card
-    and its inputs (``trigger_nn.provenance``)."""
+    and its inputs (``trigger_nn.provenance``). ``committed_model`` sets the card's ``training.committed_model``."""
     from . import project_lock
     from .card import load_card
 
     card = load_card(card_path)
+    if committed_model:
+        card = dataclasses.replace(card, training=dataclasses.replace(card.training, committed_model=True))
     project = card.project_dir(projects)
     with project_lock.hold(project, " ".join((stages[0] if len(stages) == 1 else "build", str(card_path)))):
         _run_in(card, project, stages, skip_fresh=skip_fresh)
@@ -144,6 +155,13 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("card", type=Path, help="model card (YAML), e.g. models/cdms_lfn.yaml")
     common.add_argument(
         "--projects", type=Path, default=Path("hls_projects"), help="where build trees go (default: hls_projects)"
+    )
+    common.add_argument(
+        "--committed-model",
+        action="store_true",
+        help="no training: build the model committed beside the card (models/<name>/model.keras), which gives the "
+        "committed firmware on any machine (training is deterministic per machine, not across CPUs); the same as "
+        "`training: {committed_model: true}` in the card. Give it to every command run on that build",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
     sub.add_parser(
@@ -277,12 +295,20 @@ def _main(args: argparse.Namespace) -> int:
             print(f"comparison: {out / 'compare.md'} and {out / 'compare.json'}")
             return 0
         if args.command == "scan":
+            if args.committed_model:
+                raise CardError("--committed-model does not apply to `scan`: a scan trains each of its points")
             if args.workers is not None and args.workers < 1:
                 raise CardError(f"--workers must be at least 1, got {args.workers}")
             scan_dir = run_scan(args.card, args.projects, args.workers, args.scheduler)
             print(f"scan: {scan_dir / 'scan.md'}, {scan_dir / 'scan.json'} and {scan_dir / 'pareto.png'}")
             return 0
-        project = run_stages(args.card, stages, args.projects, skip_fresh=args.command == "build")
+        project = run_stages(
+            args.card,
+            stages,
+            args.projects,
+            skip_fresh=args.command == "build",
+            committed_model=args.committed_model,
+        )
     except TriggerNNError as err:
         log.debug("traceback", exc_info=True)
         print(f"trigger-nn {args.command}: error: {err}", file=sys.stderr)

@@ -1,4 +1,5 @@
-"""Stage `compile`: ``train/model.keras`` -> ``hls/`` (Vitis HLS project) + ``rtl/`` (da4ml Verilog).
+"""Stage `compile`: ``train/model.keras`` -> ``hls/`` (Vitis HLS project) + ``rtl/`` and ``vhdl/`` (da4ml Verilog
+and VHDL, each with ``<name>_top``: the valid strobe and reset of ``firmware/top.py``).
 
 Writes ``compile.json`` last, with the bus formats, the pipeline depth, the size estimate and a hash
 of the generated sources. A design over the card's LUT limit (``firmware/resources.py``) or latency
@@ -18,7 +19,7 @@ from . import provenance
 from .artifacts import CompileResult, DatasetInfo, ResourceEstimate, StagePlan, TrainResult, atomic_path
 from .card import Card, FirmwareConfig
 from .dataset import read_dataset
-from .firmware import hls, resources, rtl, timing
+from .firmware import hls, resources, rtl, timing, top
 from .hashing import SOURCE_SUFFIXES, files_hash
 
 log = logging.getLogger(__name__)
@@ -27,11 +28,11 @@ log = logging.getLogger(__name__)
 TB_VECTORS = 1000
 
 
-def source_hash(hls_dir: Path, rtl_dir: Path) -> str:
-    """sha256 of the generated HLS and Verilog sources (not build products)."""
+def source_hash(hls_dir: Path, rtl_dir: Path, vhdl_dir: Path) -> str:
+    """sha256 of the generated HLS, Verilog and VHDL sources (not build products)."""
     files = [
         p
-        for d in (hls.source_dir(hls_dir), rtl_dir / "src")
+        for d in (hls.source_dir(hls_dir), rtl_dir / "src", vhdl_dir / "src")
         for p in d.rglob("*")
         if p.is_file() and p.suffix in SOURCE_SUFFIXES
     ]
@@ -56,10 +57,12 @@ def build_firmware(
     fw: FirmwareConfig,
     *,
     name: str,
+    vhdl_dir: Path | None = None,
     hls_final: Path | None = None,
     tb_inputs: np.ndarray | None = None,
 ) -> Firmware:
-    """Both implementations of one model: the hls4ml project and the da4ml Verilog, cut for the card's clock.
+    """Both implementations of one model: the hls4ml project and the da4ml Verilog (and VHDL in ``vhdl_dir``),
+    cut for the card's clock.
 
     Nothing is written until the design has passed its gates: its size estimated from the model (seconds;
     a design clearly over its LUT limit stops here), then da4ml's trace, the cut and the latency budget, and
@@ -78,8 +81,10 @@ def build_firmware(
     writer = hls.write_project(model, hls_dir, fw, project_name=name, comb=comb, tb_inputs=tb_inputs)
     if hls_final is not None:
         hls.relocate(hls_dir, hls_final)
-    log.info("da4ml: writing the pipelined Verilog")
-    meta = rtl.write_verilog(pipeline, rtl_dir, fw, top=name)
+    log.info("da4ml: writing the pipelined Verilog%s", " and VHDL" if vhdl_dir is not None else "")
+    meta = rtl.write_hdl(pipeline, rtl_dir, fw, top=name)
+    if vhdl_dir is not None:
+        rtl.write_hdl(pipeline, vhdl_dir, fw, top=name, flavor="vhdl")
     comb.save(rtl_dir / "model" / "logic.json")
     return Firmware(comb, meta, stages, size, writer)
 
@@ -93,24 +98,27 @@ def run(card: Card, project: Path) -> CompileResult:
     info = DatasetInfo.load(project / "data" / "dataset.json")
     tb_inputs = read_dataset(info.path).test.x[:TB_VECTORS]
 
-    hls_dir, rtl_dir = project / "hls", project / "rtl"
-    # Both trees move into place only if both were written: never a new hls/ beside an old rtl/.
-    with atomic_path(hls_dir) as hls_tmp, atomic_path(rtl_dir) as rtl_tmp:
-        built = build_firmware(model, hls_tmp, rtl_tmp, fw, name=card.name, hls_final=hls_dir, tb_inputs=tb_inputs)
+    hls_dir, rtl_dir, vhdl_dir = project / "hls", project / "rtl", project / "vhdl"
+    # The trees move into place only if all were written: never a new hls/ beside an old rtl/.
+    with atomic_path(hls_dir) as hls_tmp, atomic_path(rtl_dir) as rtl_tmp, atomic_path(vhdl_dir) as vhdl_tmp:
+        built = build_firmware(
+            model, hls_tmp, rtl_tmp, fw, name=card.name, vhdl_dir=vhdl_tmp, hls_final=hls_dir, tb_inputs=tb_inputs
+        )
     comb, meta, stages = built.comb, built.meta, built.stages
 
     result = CompileResult(
         hls_dir=hls_dir,
         hls_writer=built.hls_writer,
         rtl_dir=rtl_dir,
-        top=f"{card.name}_wrapper",
+        vhdl_dir=vhdl_dir,
+        top=top.top_name(card.name),
         input_format=rtl.bus_format(comb.inp_qint),
         output_format=rtl.bus_format(comb.out_qint),
         pipeline_stages=int(meta["latency"]),
         clock_period_ns=fw.clock_period_ns,
         da4ml_cost=float(meta["cost"]),
         da4ml_reg_bits=int(meta["reg_bits"]),
-        source_hash=source_hash(hls_dir, rtl_dir),
+        source_hash=source_hash(hls_dir, rtl_dir, vhdl_dir),
         widest_value_bits=rtl.widest_value_bits(comb),
         exact_logic=rtl_dir / "model" / "logic.json",
         stages=stages,

@@ -19,7 +19,7 @@ def files_hash(files: Iterable[Path], root: Path, *, extra: Iterable[str] = ()) 
 
 
 #: what a generator writes (not what a build makes of it: libraries, objects, logs)
-SOURCE_SUFFIXES = (".cpp", ".h", ".hh", ".tcl", ".v", ".xdc", ".sdc", ".json", ".yml")
+SOURCE_SUFFIXES = (".cpp", ".h", ".hh", ".tcl", ".v", ".vhd", ".xdc", ".sdc", ".json", ".yml")
 
 
 def sources_hash(root: Path) -> str:

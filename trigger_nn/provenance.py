@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .artifacts import Provenance
+from .artifacts import SCHEMA_VERSION, Provenance
 from .card import Card, card_to_dict
 from .errors import ArtifactError
 from .hashing import sources_hash
@@ -44,12 +45,15 @@ STAGES: dict[str, StageFiles] = {
         "train/training.json", ("task", "seed", "data", "network", "training"), ("simulate",), ("train/model.keras",)
     ),
     "compile": StageFiles(
-        "compile.json", ("name", "firmware"), ("simulate", "train"), ("rtl/model/logic.json", "rtl/src", "hls")
+        "compile.json",
+        ("name", "firmware"),
+        ("simulate", "train"),
+        ("rtl/model/logic.json", "rtl/src", "vhdl/src", "hls"),
     ),
     "verify": StageFiles(
         "verify.json", ("name", "seed", "verify"), ("simulate", "train", "compile"), ("verify/vectors.npz",)
     ),
-    "cosim": StageFiles("cosim.json", ("name", "seed", "cosim"), ("compile", "verify")),
+    "cosim": StageFiles("cosim.json", ("name", "seed", "cosim"), ("compile", "verify"), ("testbench",)),
     "trigger": StageFiles("trigger.json", ("name", "seed", "data", "firmware"), ("simulate", "train", "verify")),
     "synth": StageFiles("synth.json", ("name", "firmware"), ("compile",), optional_reads=("trigger",)),
     "report": StageFiles(
@@ -96,26 +100,32 @@ def fresh_optional_reads(card: Card, project: Path, stage: str) -> list[str]:
     return [s for s in STAGES[stage].optional_reads if stale_reason(card, project, s) is None]
 
 
-def record(card: Card, project: Path, stage: str, *, optional: list[str] | None = None) -> Provenance:
+def record(
+    card: Card, project: Path, stage: str, *, optional: list[str] | None = None, external: list[Path] | None = None
+) -> Provenance:
     """What ``stage`` made its artifact from: call it after the stage's files are written.
 
-    ``optional``: the optional inputs it read (by default those that are fresh now).
+    ``optional``: the optional inputs it read (by default those that are fresh now). ``external``: files outside
+    the project it was made from (the committed model), recorded by their path relative to the project, so that
+    a change to them makes the stage out of date too.
     """
     spec = STAGES[stage]
     optional = fresh_optional_reads(card, project, stage) if optional is None else optional
+    outside = [os.path.relpath(Path(p).absolute(), Path(project).absolute()) for p in external or []]
     return Provenance(
         card=card_digest(card, spec.sections),
         sections={section: card_digest(card, (section,)) for section in spec.sections},
         inputs={STAGES[s].artifact: file_sha256(project / STAGES[s].artifact) for s in (*spec.reads, *optional)},
-        files={f: file_sha256(project / f) for f in spec.files},
+        files={f: file_sha256(project / f) for f in (*spec.files, *outside)},
     )
 
 
-def _made_from(path: Path) -> dict[str, Any] | None:
+def _recorded(path: Path) -> dict[str, Any]:
     try:
-        return json.loads(path.read_text()).get("made_from")
-    except (OSError, ValueError, AttributeError):
-        return None
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def stale_reason(card: Card, project: Path, stage: str) -> str | None:
@@ -124,7 +134,13 @@ def stale_reason(card: Card, project: Path, stage: str) -> str | None:
     path = project / spec.artifact
     if not path.is_file():
         return f"{path} does not exist"
-    made = _made_from(path)
+    data = _recorded(path)
+    if data.get("schema_version") != SCHEMA_VERSION:
+        return (
+            f"{path} was written by another version of trigger_nn (artifact schema "
+            f"{data.get('schema_version')!r}; this version writes {SCHEMA_VERSION})"
+        )
+    made = data.get("made_from")
     if not made:
         return f"{path} does not record what it was made from (written by an older trigger_nn, or damaged)"
     if made.get("card") != card_digest(card, spec.sections):

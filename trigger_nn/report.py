@@ -14,6 +14,7 @@ from typing import Any
 from . import __version__, provenance
 from ._deps import package_version
 from .artifacts import (
+    SCHEMA_VERSION,
     CompileResult,
     CosimResult,
     DatasetInfo,
@@ -198,6 +199,7 @@ def failure_report(card: Card, project: Path, verified: VerifyResult) -> dict[st
     """A design that is not bit-exact gets a report too: FAIL, where it first differs, and nothing else."""
     ver = _verification(verified)
     report = {
+        "schema_version": SCHEMA_VERSION,
         "model": card.name,
         "verdict": "FAIL",
         "versions": tool_versions(),
@@ -228,8 +230,7 @@ def run(card: Card, project: Path) -> dict[str, Any]:
     compiled = CompileResult.load(project / "compile.json")
     cosim = CosimResult.load(project / "cosim.json")
     trig = TriggerResult.load(project / "trigger.json")
-    timings_path = project / "timings.json"
-    timings = Timings.load(timings_path).stages if timings_path.is_file() else {}
+    timings = Timings.read(project / "timings.json")
 
     test = read_dataset(info.path).test
     scores, rows = verified.vectors().test_set_outputs()
@@ -237,6 +238,7 @@ def run(card: Card, project: Path) -> dict[str, Any]:
     phys = get_task(card.task).evaluate(card.data, test, info, scores, rows, project / "plots", reference)
 
     report: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
         "model": card.name,
         "versions": tool_versions(),
         "card": card_to_dict(card),

@@ -2,6 +2,11 @@
 
 The saved model is the Python reference every firmware output is compared with.
 Metrics here are the Keras reference's on the held-out test set.
+
+With ``training.committed_model`` (``--committed-model``) nothing is trained: the model committed beside
+the card (``models/<name>/model.keras``, written by ``trigger-nn golden``) is copied in. Training is
+deterministic on one machine but not across CPUs (float sums in another order), so this is how any
+machine builds exactly the committed firmware.
 """
 
 from __future__ import annotations
@@ -20,9 +25,10 @@ import numpy as np
 
 from . import provenance
 from ._deps import setup_environment
-from .artifacts import DatasetInfo, TrainResult, atomic_path
+from .artifacts import DatasetInfo, TrainResult, atomic_path, load_keras_model
 from .card import Card
 from .dataset import read_dataset
+from .errors import ArtifactError
 from .nets import build_model
 from .tasks import Pretrained, get_task
 from .tasks.common import multiclass_summary, summary
@@ -88,6 +94,8 @@ def run(card: Card, project: Path) -> TrainResult:
         return _copy_in(card, pretrained, project)
     info = DatasetInfo.load(project / "data" / "dataset.json")
     ds = read_dataset(info.path)
+    if card.training.committed_model:
+        return _committed(card, project, ds)
     seed_everything(card.seed)
     import keras
     from hgq.utils import trace_minmax
@@ -126,14 +134,7 @@ def run(card: Card, project: Path) -> TrainResult:
         )
     # WRAP activations need their integer bits set from representative data (docs/toolchain.md).
     ebops = float(trace_minmax(model, ds.train.x, batch_size=4096))
-    scores = model.predict(ds.test.x, batch_size=4096, verbose=0).reshape(len(ds.test.x), -1)
-    weights = ds.test.truth.get("weight")
-    if n_outputs == 1:
-        found = summary(scores.reshape(-1), ds.test.y, background=ds.class_names[0], signal=ds.class_names[-1],
-                        weights=weights)  # fmt: skip
-    else:
-        found = multiclass_summary(scores, ds.test.y, weights=weights)
-    log.info("test AUC %.4f, %s", found["auc"], ", ".join(f"{k}={v:.4f}" for k, v in found.items() if k != "auc"))
+    found = _test_metrics(model, ds)
 
     model_path = project / "train" / "model.keras"
     with atomic_path(model_path) as tmp:
@@ -145,6 +146,52 @@ def run(card: Card, project: Path) -> TrainResult:
         ebops=ebops,
         seconds=time.perf_counter() - t0,
         made_from=provenance.record(card, project, "train"),
+    )
+    result.save(project / "train" / "training.json")
+    return result
+
+
+def _test_metrics(model: Any, ds: Any) -> dict[str, float]:
+    """The reference's physics metrics on the held-out test set."""
+    scores = model.predict(ds.test.x, batch_size=4096, verbose=0).reshape(len(ds.test.x), -1)
+    weights = ds.test.truth.get("weight")
+    if scores.shape[1] == 1:
+        found = summary(scores.reshape(-1), ds.test.y, background=ds.class_names[0], signal=ds.class_names[-1],
+                        weights=weights)  # fmt: skip
+    else:
+        found = multiclass_summary(scores, ds.test.y, weights=weights)
+    log.info("test AUC %.4f, %s", found["auc"], ", ".join(f"{k}={v:.4f}" for k, v in found.items() if k != "auc"))
+    return found
+
+
+def committed_model_path(card: Card) -> Path:
+    """``models/<name>/model.keras`` beside the card: the model ``trigger-nn golden`` committed."""
+    from .golden import golden_dir
+
+    return golden_dir(card) / "model.keras"
+
+
+def _committed(card: Card, project: Path, ds: Any) -> TrainResult:
+    """The committed model as the reference, byte for byte: copied, not trained (nor re-calibrated)."""
+    t0 = time.perf_counter()
+    source = committed_model_path(card)
+    if not source.is_file():
+        raise ArtifactError(
+            f"the card asks for the committed model, but there is none at {source}: build the card once with "
+            "training, run `trigger-nn golden CARD` and commit the files, or build without --committed-model"
+        )
+    model_path = project / "train" / "model.keras"
+    with atomic_path(model_path) as tmp:
+        shutil.copyfile(source, tmp)
+    log.info("no training: the committed model %s is the reference", source)
+    result = TrainResult(
+        model_path=model_path,
+        epochs_run=0,
+        metrics=_test_metrics(load_keras_model(model_path), ds),
+        ebops=None,
+        seconds=time.perf_counter() - t0,
+        committed_model=source,
+        made_from=provenance.record(card, project, "train", external=[source]),
     )
     result.save(project / "train" / "training.json")
     return result

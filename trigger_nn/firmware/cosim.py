@@ -1,10 +1,11 @@
-"""Co-simulate da4ml's Verilog in Verilator with cocotb: stream vectors, check them, measure latency and II.
+"""Co-simulate da4ml's Verilog in Verilator, or its VHDL in GHDL, with cocotb: stream vectors, check them, measure
+latency and II.
 
-Input: ``rtl_dir/src/*.v`` and ``rtl_dir/src/static/*.v`` (da4ml's ``RTLModel.write()``), raw input words
-and the Python reference's raw output words.
+Input: ``rtl_dir/src/*.v`` and ``rtl_dir/src/static/*.v`` (da4ml's ``RTLModel.write()``, with ``<name>_top``), or the
+same in VHDL (``*.vhd``), raw input words and the Python reference's raw output words.
 Output, under ``work_dir``: ``build-<hash>/`` and ``build-<hash>.log`` (the Verilator model, reused while
 the sources, top, tools and build options are unchanged) and ``run/`` (``job.npz``, ``result.json``,
-``results.xml``, ``sim.log``, ``dump.vcd`` with ``waves``). One run at a time per ``work_dir``.
+``results.xml``, ``sim.log``, ``dump.vcd`` with ``waves``; Verilator only). One run at a time per ``work_dir``.
 The testbench is :mod:`trigger_nn.firmware.tb_stream`, in the package itself: cocotb's runner hands the
 simulator this interpreter's ``sys.path`` as ``$PYTHONPATH`` and its executable, so the simulator's embedded Python
 sees the same site-packages (an editable install's finder included) and imports the testbench by its dotted name
@@ -46,8 +47,12 @@ RESULT_ENV = "TRIGGER_NN_COSIM_RESULT"
 #: how far past the expected latency the testbench searches by default
 LATENCY_SEARCH_MARGIN_CYCLES = 16
 SIMULATOR = "verilator"
+#: the VHDL simulator (Debian's package; its mcode back end runs without a C compiler)
+VHDL_SIMULATOR = "ghdl"
 #: lint warnings in generated code are reported in the build log, not fatal; sources without a timescale get this one
 BUILD_ARGS = ("-Wno-fatal", "--no-public-flat-rw", "--public-depth", "1")
+#: da4ml's VHDL is VHDL-2008
+VHDL_ARGS = ("--std=08",)
 TIMESCALE = ("1ns", "1ps")
 _BUILD_OK = "build.ok"
 _LOG_TAIL_LINES = 40
@@ -132,19 +137,36 @@ def verilog_sources(rtl_dir: Path) -> list[Path]:
     return sources
 
 
-def _tool_versions() -> str:
+def vhdl_sources(vhdl_dir: Path) -> list[Path]:
+    """da4ml's VHDL files in an order GHDL can analyse them one by one: the library cells, the stages, the
+    pipeline, its wrapper, then ``<name>_top``; ``static/lookup_table.vhd`` only with lookup-table memories."""
+    src = Path(vhdl_dir) / "src"
+    memfiles = src / "memfiles"
+    has_tables = memfiles.is_dir() and any(memfiles.iterdir())
+    static = sorted(p for p in (src / "static").glob("*.vhd") if has_tables or p.name != "lookup_table.vhd")
+    tops = sorted(src.glob("*_top.vhd"))
+    wrappers = sorted(src.glob("*_wrapper.vhd"))
+    stages = sorted(src.glob("*_stage*.vhd"))
+    pipelines = sorted(set(src.glob("*.vhd")) - set(tops) - set(wrappers) - set(stages))
+    sources = static + stages + pipelines + wrappers + tops
+    if not tops:
+        raise ToolError(f"no VHDL top level (*_top.vhd) in {src}: re-run `trigger-nn compile`")
+    return sources
+
+
+def _tool_versions(simulator: str) -> str:
     versions = [f"cocotb {importlib.metadata.version('cocotb')}"]
     try:
-        proc = subprocess.run(["verilator", "--version"], capture_output=True, text=True, check=True)
+        proc = subprocess.run([simulator, "--version"], capture_output=True, text=True, check=True)
     except (OSError, subprocess.CalledProcessError) as err:
-        raise ToolError(f"`verilator --version` failed ({err}); reinstall the `verilator` package") from err
+        raise ToolError(f"`{simulator} --version` failed ({err}); run `make install`") from err
     versions.append(proc.stdout.strip())
     return "\n".join(versions)
 
 
-def source_hash(sources: list[Path], *, top: str, waves: bool) -> str:
+def source_hash(sources: list[Path], *, top: str, waves: bool, simulator: str = SIMULATOR) -> str:
     """sha256 of the source names and contents, the top, the tool versions and the build options."""
-    extra = (top, f"waves={waves}", repr(BUILD_ARGS), repr(TIMESCALE), _tool_versions())
+    extra = (top, f"waves={waves}", repr(BUILD_ARGS), repr(VHDL_ARGS), repr(TIMESCALE), _tool_versions(simulator))
     return files_hash(sources, Path(os.path.commonpath(sources)), extra=extra)
 
 
@@ -173,6 +195,35 @@ def build_verilator_model(runner: Runner, *, sources: list[Path], top: str, buil
     if (build_dir / _BUILD_OK).is_file() and (build_dir / top).is_file():
         return False
     resources.check_build_memory(sources, top, resources.COSIM_BUILD)
+    return _build(
+        runner,
+        "Verilator",
+        sources=sources,
+        top=top,
+        build_dir=build_dir,
+        waves=waves,
+        build_args=list(BUILD_ARGS),
+        timescale=TIMESCALE,
+    )
+
+
+def build_ghdl_library(runner: Runner, *, sources: list[Path], top: str, build_dir: Path) -> bool:
+    """Analyse the VHDL into a GHDL library in ``build_dir`` unless a finished one is there; True if it built."""
+    if (build_dir / _BUILD_OK).is_file():
+        return False
+    return _build(
+        runner,
+        "GHDL",
+        sources=sources,
+        top=top,
+        build_dir=build_dir,
+        waves=False,
+        build_args=list(VHDL_ARGS),
+        timescale=None,
+    )
+
+
+def _build(runner: Runner, tool: str, *, sources: list[Path], top: str, build_dir: Path, **options: object) -> bool:
     log_path = build_dir.parent / f"{build_dir.name}.log"
     try:
         runner.build(
@@ -181,14 +232,12 @@ def build_verilator_model(runner: Runner, *, sources: list[Path], top: str, buil
             build_dir=build_dir,
             clean=True,  # a build dir without the marker is a half-finished one
             always=True,
-            build_args=list(BUILD_ARGS),
-            timescale=TIMESCALE,
-            waves=waves,
             log_file=log_path,
+            **options,
         )
     except (RuntimeError, SystemExit, ValueError) as err:
         raise ToolError(
-            f"Verilator could not build {top} from {sources[0].parent} ({err}); last lines of {log_path}:\n"
+            f"{tool} could not build {top} from {sources[0].parent} ({err}); last lines of {log_path}:\n"
             f"{_log_tail(log_path)}"
         ) from err
     (build_dir / _BUILD_OK).write_text(build_dir.name + "\n")
@@ -210,15 +259,17 @@ def run_cosim(
     seed: int = 0,
     waves: bool = False,
     run_name: str = "run",
+    simulator: str = SIMULATOR,
 ) -> CosimMeasurement:
-    """Stream ``inp_words`` through the design in Verilator and compare with ``out_words``, bit for bit.
+    """Stream ``inp_words`` through the design in Verilator (or GHDL) and compare with ``out_words``, bit for bit.
 
     Parameters
     ----------
     rtl_dir : Path
-        da4ml's RTL project (``RTLModel.write()`` output), with ``src/`` inside.
+        da4ml's RTL project (``RTLModel.write()`` output, Verilog or VHDL), with ``src/`` inside.
     top : str
-        The top module, da4ml's ``<name>_wrapper`` (ports ``clk``, ``model_inp``, ``model_out``).
+        The top level, ``<name>_top`` (firmware/top.py: ports ``clk``, ``rst``, ``inp_valid``, ``model_inp``,
+        ``out_valid``, ``model_out``).
     inp_words, out_words : np.ndarray
         Raw integer words, shapes ``(n_vectors, input_format.n_elements)`` and
         ``(n_vectors, output_format.n_elements)``; ``out_words`` is the Python reference's output.
@@ -238,6 +289,8 @@ def run_cosim(
         Record ``<run_name>/dump.vcd`` (a separate, traced build).
     run_name : str
         The folder of ``work_dir`` this run's job, result, log and waves go to.
+    simulator : str
+        ``"verilator"`` for the Verilog, ``"ghdl"`` for the VHDL (no waves).
 
     Returns
     -------
@@ -265,12 +318,17 @@ def run_cosim(
         if name in os.environ:  # cocotb's runner lets the calling environment override extra_env
             raise ToolError(f"${name} is set in the environment; unset it, run_cosim sets it for the simulator")
 
-    _deps.require_verilator()
+    vhdl = simulator == VHDL_SIMULATOR
+    if vhdl:
+        _deps.require_ghdl()
+        waves = False
+    else:
+        _deps.require_verilator()
     from cocotb_tools.check_results import get_results
     from cocotb_tools.runner import get_runner
 
-    sources = verilog_sources(rtl_dir)
-    build_dir = work_dir / f"build-{source_hash(sources, top=top, waves=waves)[:16]}"
+    sources = vhdl_sources(rtl_dir) if vhdl else verilog_sources(rtl_dir)
+    build_dir = work_dir / f"build-{source_hash(sources, top=top, waves=waves, simulator=simulator)[:16]}"
     run_dir = work_dir / run_name
     run_dir.mkdir(parents=True, exist_ok=True)
     job_path, result_path = run_dir / "job.npz", run_dir / "result.json"
@@ -291,22 +349,28 @@ def run_cosim(
     )
 
     place_memory_files(Path(rtl_dir) / "src", run_dir)
-    runner = get_runner(SIMULATOR)
+    runner = get_runner(simulator)
     start = time.perf_counter()
-    built = build_verilator_model(runner, sources=sources, top=top, build_dir=build_dir, waves=waves)
+    if vhdl:
+        built = build_ghdl_library(runner, sources=sources, top=top, build_dir=build_dir)
+        # `ghdl -r` runs in run_dir and finds the analysed library where the build put it
+        test_args = [*VHDL_ARGS, f"--workdir={build_dir}"]
+    else:
+        built = build_verilator_model(runner, sources=sources, top=top, build_dir=build_dir, waves=waves)
+        test_args = ["--trace-file", str(waves_path)] if waves_path is not None else []
     build_s = time.perf_counter() - start
     try:
         runner.test(
             test_module=TEST_MODULE,
             hdl_toplevel=top,
-            hdl_toplevel_lang="verilog",
+            hdl_toplevel_lang="vhdl" if vhdl else "verilog",
             build_dir=build_dir,
             test_dir=run_dir,  # the simulator's working directory
             results_xml=str(results_xml),
             extra_env={JOB_ENV: str(job_path), RESULT_ENV: str(result_path)},
             seed=seed,
             waves=waves,
-            test_args=["--trace-file", str(waves_path)] if waves_path is not None else [],
+            test_args=test_args,
             log_file=log_path,
         )
     except SystemExit:
@@ -335,8 +399,9 @@ def run_cosim(
         **(dataclasses.asdict(verdict) | {"failure": failure}), log_path=log_path, waves_path=waves_path
     )
     log.info(
-        "cosim %s: %d vectors, %d wrong, latency %d cycles, II %d (%s %.0f s, simulation %.0f s)",
+        "cosim %s (%s): %d vectors, %d wrong, latency %d cycles, II %d (%s %.0f s, simulation %.0f s)",
         top,
+        simulator,
         measurement.vectors,
         measurement.mismatches,
         measurement.latency_cycles,

@@ -16,6 +16,7 @@ from ..artifacts import BusFormat
 from ..card import FirmwareConfig
 from ..errors import ConversionError, ToolError
 from . import resources
+from . import top as top_level
 
 log = logging.getLogger(__name__)
 
@@ -132,8 +133,20 @@ def check_buses(pipeline: Any) -> None:
             )
 
 
-def write_verilog(pipeline: Any, out_dir: Path, fw: FirmwareConfig, *, top: str) -> dict[str, Any]:
-    """Write the pipelined Verilog under ``out_dir``; da4ml's metadata."""
+def write_top(pipeline: Any, src_dir: Path, *, name: str, flavor: str) -> Path:
+    """``<name>_top`` (valid strobe and reset, :mod:`.top`) beside da4ml's ``<name>_wrapper`` in ``src_dir``."""
+    return top_level.write(
+        src_dir,
+        name,
+        flavor=flavor,
+        inp_bits=bus_format(pipeline.inp_qint).bus_width,
+        out_bits=bus_format(pipeline.out_qint).bus_width,
+        latency=len(pipeline.solutions),
+    )
+
+
+def write_hdl(pipeline: Any, out_dir: Path, fw: FirmwareConfig, *, top: str, flavor: str = "verilog") -> dict[str, Any]:
+    """Write the pipelined Verilog (or VHDL) under ``out_dir``, with ``<top>_top``; da4ml's metadata."""
     from da4ml.codegen import RTLModel
 
     check_buses(pipeline)
@@ -141,17 +154,24 @@ def write_verilog(pipeline: Any, out_dir: Path, fw: FirmwareConfig, *, top: str)
         pipeline,
         top,
         out_dir,
-        flavor="verilog",
+        flavor=flavor,
         clock_period=fw.clock_period_ns,
         part_name=fw.part,
         print_latency=False,
     )
     rtl.write()
-    return json.loads((out_dir / "metadata.json").read_text())
+    write_top(pipeline, Path(out_dir) / "src", name=top, flavor=flavor)
+    meta = json.loads((out_dir / "metadata.json").read_text())
+    if int(meta["latency"]) != len(pipeline.solutions):
+        raise ConversionError(
+            f"da4ml's metadata gives a latency of {meta['latency']} cycles for a pipeline of {len(pipeline.solutions)} "
+            "stages; the valid strobe of the top level would not match the data"
+        )
+    return meta
 
 
 class RTLEmulation:
-    """da4ml's Verilator emulation of the Verilog written by :func:`write_verilog`.
+    """da4ml's Verilator emulation of the Verilog written by :func:`write_hdl`.
 
     It is built in ``work_dir`` from the saved pipeline, and its sources must equal
     the ones in ``rtl_dir/src`` byte for byte: otherwise what is checked is not what
@@ -182,6 +202,9 @@ class RTLEmulation:
             self._rtl.compile(nproc=2)
         except Exception as err:
             raise ToolError(f"Verilator failed to build the emulation of {rtl_dir}: {err}") from err
+        write_top(
+            pipe, work_dir / "src", name=top, flavor="verilog"
+        )  # what rtl_dir/src ships; the emulation drives the wrapper
         if tree_hash(work_dir / "src") != tree_hash(rtl_dir / "src"):
             raise ToolError(
                 f"the Verilog rebuilt from {rtl_dir / 'model/pipeline.json'} differs from {rtl_dir / 'src'}; "

@@ -6,17 +6,20 @@ reference's raw output words, both bus formats, the expected latency and the
 largest latency to search.
 Output: the JSON result named by ``$TRIGGER_NN_COSIM_RESULT``.
 
-The design is da4ml's ``<name>_wrapper`` (ports ``clk``, ``model_inp``, ``model_out``;
-no valid or ready: a new input is taken at every rising edge). Each cycle the
-driver puts a value on ``model_inp`` at the falling edge before rising edge
-``k``; the monitor samples ``model_out`` after rising edge ``k`` (``RisingEdge``
-then ``ReadOnly``). The latency ``L`` is measured, not assumed: it is the
+The design is ``<name>_top`` (:mod:`trigger_nn.firmware.top`: ports ``clk``, ``rst``,
+``inp_valid``, ``model_inp``, ``out_valid``, ``model_out``; a new input can be taken at every
+rising edge). Each cycle the driver puts ``rst``, ``inp_valid`` and ``model_inp`` on the bus at
+the falling edge before rising edge ``k``; the monitor samples ``out_valid`` and ``model_out`` after
+rising edge ``k`` (``RisingEdge`` then ``ReadOnly``). The run starts with ``rst`` high while
+``inp_valid`` is high, and with ``idle_gaps`` it also resets in mid-stream, just after vectors that
+are then still in the pipeline: none of those may come out valid. The latency ``L`` is measured, not assumed: it is the
 unique ``L`` in ``[0, max_latency]`` for which the output sampled at cycle
 ``k + L`` is the reference output of the vector captured at edge ``k``; it is
 pinned by vectors whose output differs from their neighbours', and it tolerates a
 few wrong vectors (at most half) so that a mismatch is still reported at the right
 cycle. With that ``L`` every driven cycle is checked; ``mismatches`` counts the
-vectors wrong at any of their cycles. The II is the fewest cycles between two
+vectors wrong at any of their cycles. ``out_valid`` is checked at every cycle
+against the valid bits' own model (:func:`expected_valid`) at that latency. The II is the fewest cycles between two
 successive inputs that both came out right: 1 when a new vector every clock passes.
 """
 
@@ -39,6 +42,10 @@ from trigger_nn.firmware.cosim import JOB_ENV, RESULT_ENV, StreamVerdict
 SIM_CLOCK_PERIOD_NS = 5
 #: ``applied`` entry of a cycle that carries no vector (an idle gap: random bits on the bus)
 BUBBLE = -1
+#: ``applied`` entry of a cycle whose vector is valid but lost to a reset (random bits on the bus)
+DROPPED = -2
+#: rising edges with ``rst`` high at the start, and in the mid-stream reset
+RESET_CYCLES = 2
 #: a sample that was not 0/1 on every bit (never equal to a reference word)
 UNRESOLVED = -1
 #: chance that an idle gap follows a vector, and the longest gap, when ``idle_gaps`` is set
@@ -73,66 +80,120 @@ class StreamJob(WordVectors):
 
 @dataclass(frozen=True, kw_only=True)
 class Schedule:
-    """Which vector is on ``model_inp`` at each capturing rising edge (cycle).
+    """What is on the bus at each capturing rising edge (cycle): ``rst``, ``inp_valid`` and which vector.
 
-    Cycles ``[0, flush)`` hold vector 0 to flush the pipeline; vector ``i`` then has its
-    own slot at ``accept_cycle[i]`` (one per clock, or with idle gaps between some);
-    the last vector is held until every latency up to ``max_latency`` has drained.
+    The first cycles flush the pipeline with ``inp_valid`` low, the first ``RESET_CYCLES`` of them with
+    ``rst`` and ``inp_valid`` high; vector ``i`` then has its own slot at ``accept_cycle[i]`` (one per
+    clock, or with idle gaps between some, and then one mid-stream reset just after ``DROPPED`` vectors
+    that are still in the pipeline when it comes); the last vector is held, not valid, until every latency
+    up to ``max_latency`` has drained.
     """
 
     applied: tuple[int, ...]
+    valid: tuple[bool, ...]
+    reset: tuple[bool, ...]
     accept_cycle: tuple[int, ...]
-    bubble_bus: dict[int, int]
+    random_bus: dict[int, int]
 
     @property
     def n_cycles(self) -> int:
         return len(self.applied)
 
     @classmethod
-    def make(cls, *, n_vectors: int, max_latency: int, idle_gaps: bool, bus_width: int, seed: int) -> Schedule:
+    def make(
+        cls, *, n_vectors: int, max_latency: int, latency: int, idle_gaps: bool, bus_width: int, seed: int
+    ) -> Schedule:
         rng = np.random.default_rng(seed)
         flush = drain = max_latency + 2
-        applied = [0] * flush
+        applied, valid, reset = [0] * flush, [False] * flush, [False] * flush
+        for c in range(RESET_CYCLES):
+            valid[c] = reset[c] = True
         accept_cycle = []
-        bubble_bus: dict[int, int] = {}
+        random_bus: dict[int, int] = {}
+
+        def noise(kind: int, *, is_valid: bool, is_reset: bool = False) -> None:
+            random_bus[len(applied)] = int.from_bytes(rng.bytes((bus_width + 7) // 8), "little") & (
+                (1 << bus_width) - 1
+            )
+            applied.append(kind)
+            valid.append(is_valid)
+            reset.append(is_reset)
+
+        reset_after = n_vectors // 2 if idle_gaps and n_vectors > 1 else -1
         for i in range(n_vectors):
             accept_cycle.append(len(applied))
             applied.append(i)
-            if idle_gaps and i + 1 < n_vectors and rng.random() < GAP_PROBABILITY:
+            valid.append(True)
+            reset.append(False)
+            if i == reset_after:  # idle until vector i is out, then vectors the reset must drop, then the reset
+                doomed = min(2, latency)
+                for _ in range(latency - doomed):
+                    noise(BUBBLE, is_valid=False)
+                for _ in range(doomed):
+                    noise(DROPPED, is_valid=True)
+                for _ in range(RESET_CYCLES):
+                    noise(DROPPED, is_valid=True, is_reset=True)
+            elif idle_gaps and i + 1 < n_vectors and rng.random() < GAP_PROBABILITY:
                 for _ in range(int(rng.integers(1, MAX_GAP_CYCLES + 1))):
-                    bubble_bus[len(applied)] = int.from_bytes(rng.bytes((bus_width + 7) // 8), "little") & (
-                        (1 << bus_width) - 1
-                    )
-                    applied.append(BUBBLE)
+                    noise(BUBBLE, is_valid=False)
         applied += [n_vectors - 1] * drain
-        return cls(applied=tuple(applied), accept_cycle=tuple(accept_cycle), bubble_bus=bubble_bus)
+        valid += [False] * drain
+        reset += [False] * drain
+        return cls(
+            applied=tuple(applied),
+            valid=tuple(valid),
+            reset=tuple(reset),
+            accept_cycle=tuple(accept_cycle),
+            random_bus=random_bus,
+        )
+
+
+def expected_valid(valid: tuple[bool, ...], reset: tuple[bool, ...], latency: int) -> list[bool]:
+    """``out_valid`` after each rising edge, as the top level defines it: the valid bit taken ``latency`` edges
+    earlier (with ``rst`` low), unless ``rst`` was high at an edge since."""
+    out = []
+    for cycle in range(len(valid)):
+        taken = cycle - latency
+        out.append(taken >= 0 and valid[taken] and not any(reset[taken : cycle + 1]))
+    return out
 
 
 class StreamDriver:
-    """Drives ``model_inp`` once per clock, on the falling edge before the rising edge that captures it."""
+    """Drives ``rst``, ``inp_valid`` and ``model_inp`` once per clock, on the falling edge before the rising
+    edge that captures them."""
 
-    def __init__(self, signal: Any, schedule: Schedule, inp_bus: list[int]) -> None:
-        self._signal = signal
+    def __init__(self, dut: Any, schedule: Schedule, inp_bus: list[int]) -> None:
+        self._dut = dut
         self._schedule = schedule
         self._inp_bus = inp_bus
 
     def drive(self, cycle: int) -> None:
-        vector = self._schedule.applied[cycle]
-        self._signal.value = self._inp_bus[vector] if vector != BUBBLE else self._schedule.bubble_bus[cycle]
+        s = self._schedule
+        vector = s.applied[cycle]
+        self._dut.rst.value = int(s.reset[cycle])
+        self._dut.inp_valid.value = int(s.valid[cycle])
+        self._dut.model_inp.value = self._inp_bus[vector] if vector >= 0 else s.random_bus[cycle]
 
 
 class OutputMonitor:
-    """Samples ``model_out`` as an unsigned bus integer after each rising edge (in ``ReadOnly``)."""
+    """Samples ``model_out`` as an unsigned bus integer, and ``out_valid``, after each rising edge (in ``ReadOnly``)."""
 
-    def __init__(self, signal: Any) -> None:
-        self._signal = signal
+    def __init__(self, dut: Any) -> None:
+        self._dut = dut
         self.samples: list[int] = []
+        self.valid: list[int] = []
+
+    @staticmethod
+    def _read(signal: Any) -> int:
+        value = signal.value
+        try:  # a bus is a LogicArray, a single bit a Logic
+            return value.to_unsigned() if hasattr(value, "to_unsigned") else int(value)
+        except ValueError:  # X or Z on some bit
+            return UNRESOLVED
 
     def sample(self) -> None:
-        try:
-            self.samples.append(self._signal.value.to_unsigned())
-        except ValueError:  # X or Z on some bit
-            self.samples.append(UNRESOLVED)
+        self.samples.append(self._read(self._dut.model_out))
+        self.valid.append(self._read(self._dut.out_valid))
 
 
 class StreamChecker:
@@ -150,7 +211,7 @@ class StreamChecker:
         for cycle, vector in enumerate(self._schedule.applied):
             if cycle + latency >= len(samples):
                 break
-            if vector != BUBBLE and samples[cycle + latency] != self._expected_bus[vector]:
+            if vector >= 0 and self._schedule.valid[cycle] and samples[cycle + latency] != self._expected_bus[vector]:
                 wrong.append((cycle, vector))
         return wrong
 
@@ -195,7 +256,21 @@ class StreamChecker:
         gaps = [accept[i + 1] - accept[i] for i in range(len(accept) - 1) if i not in wrong and i + 1 not in wrong]
         return min(gaps, default=-1)
 
-    def verdict(self, samples: list[int]) -> StreamVerdict:
+    def valid_problem(self, valid: list[int], latency: int) -> str | None:
+        """Where ``out_valid`` differs from the top level's definition, at the given latency."""
+        expected = expected_valid(self._schedule.valid, self._schedule.reset, latency)
+        wrong = [c for c, (got, want) in enumerate(zip(valid, expected, strict=True)) if got != int(want)]
+        if not wrong:
+            return None
+        c = wrong[0]
+        after_reset = any(self._schedule.reset[max(0, c - latency) : c + 1])
+        return (
+            f"out_valid wrong at {len(wrong)} of {len(valid)} cycles; first at cycle {c}: "
+            f"{'X' if valid[c] == UNRESOLVED else valid[c]}, expected {int(expected[c])}"
+            + (" (a reset lies within the latency before it)" if after_reset else "")
+        )
+
+    def verdict(self, samples: list[int], valid: list[int]) -> StreamVerdict:
         job = self._job
         latency, latency_problem = self.measure_latency(samples)
         # with no measurable latency, the vectors are judged at the expected one
@@ -207,6 +282,9 @@ class StreamChecker:
         problems = []
         if wrong:
             problems.append(f"{len(wrong)} of {job.n_vectors} vectors wrong; first: {first}")
+        valid_problem = self.valid_problem(valid, check_latency)
+        if valid_problem is not None:
+            problems.append(valid_problem)
         if latency_problem is not None:
             problems.append(latency_problem)
         elif latency != job.expected_latency:
@@ -227,7 +305,7 @@ class StreamChecker:
 
 @cocotb.test()
 async def stream_vectors(dut: Any) -> None:
-    """Stream every job vector, one per clock, and check each output at the measured latency."""
+    """Stream every job vector, one per clock, and check each output and ``out_valid`` at the measured latency."""
     job = StreamJob.load(Path(os.environ[JOB_ENV]))
     result_path = Path(os.environ[RESULT_ENV])
     if not 0 <= job.expected_latency <= job.max_latency:
@@ -241,15 +319,18 @@ async def stream_vectors(dut: Any) -> None:
     schedule = Schedule.make(
         n_vectors=job.n_vectors,
         max_latency=job.max_latency,
+        latency=job.expected_latency,
         idle_gaps=job.idle_gaps,
         bus_width=job.input_format.bus_width,
         seed=job.seed,
     )
-    driver = StreamDriver(dut.model_inp, schedule, [job.input_format.pack(row) for row in job.inp_words])
-    monitor = OutputMonitor(dut.model_out)
+    driver = StreamDriver(dut, schedule, [job.input_format.pack(row) for row in job.inp_words])
+    monitor = OutputMonitor(dut)
     checker = StreamChecker(job, schedule)
 
     dut.model_inp.value = 0
+    dut.inp_valid.value = 0
+    dut.rst.value = 1
     Clock(dut.clk, SIM_CLOCK_PERIOD_NS, unit="ns").start(start_high=False)
     for cycle in range(schedule.n_cycles):
         await FallingEdge(dut.clk)
@@ -258,7 +339,7 @@ async def stream_vectors(dut: Any) -> None:
         await ReadOnly()
         monitor.sample()
 
-    verdict = checker.verdict(monitor.samples)
+    verdict = checker.verdict(monitor.samples, monitor.valid)
     verdict.save(result_path)
     dut._log.info(
         "%d vectors in %d cycles: %d wrong, latency %d cycles (expected %d), II %d",
