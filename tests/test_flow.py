@@ -117,6 +117,69 @@ def test_build_writes_every_stage_and_a_passing_report(built: tuple[Path, Path])
     assert 0 < trig["triggers"] < trig["candidates"] and "## The whole trigger as one firmware block" in md
 
 
+def test_the_vhdl_the_hdl_testbenches_and_the_interface_sheet(built: tuple[Path, Path]) -> None:
+    """The VHDL streamed in GHDL as the Verilog was, both shipped testbenches passed, and the sheet names the ports."""
+    _, project = built
+    report = json.loads((project / "report.json").read_text())
+    lat = report["latency"]
+    assert [v["idle_gaps"] for v in lat["vhdl_cosim"]] == [False, True]
+    for run in lat["vhdl_cosim"]:
+        assert (run["vectors"], run["mismatches"], run["failure"]) == (1500, 0, None)
+        assert run["latency_cycles"] == lat["latency_cycles"] and run["simulator"] == "GHDL (cocotb)"
+    assert [(tb["language"], tb["passed"]) for tb in lat["testbenches"]] == [("SystemVerilog", True), ("VHDL", True)]
+    for tb in lat["testbenches"]:
+        assert tb["verdict"].startswith("PASS tiny_lfn_top: 1500 vectors, ") and tb["vectors"] == 1500
+    shipped = project / "testbench"
+    assert {p.name for p in shipped.iterdir()} >= {"tiny_lfn_tb.sv", "tiny_lfn_tb.vhd", "inputs.mem", "outputs.mem"}
+    assert len((shipped / "inputs.mem").read_text().splitlines()) == 1500
+    sheet = report["interface"]
+    assert sheet["top"] == "tiny_lfn_top" and sheet["latency_cycles"] == lat["latency_cycles"]
+    ports = {p["name"]: p for p in sheet["ports"]}
+    assert list(ports) == ["clk", "rst", "inp_valid", "model_inp", "out_valid", "model_out"]
+    assert ports["model_inp"]["width"] == 33 * 8 and "33 x ap_fixed<8,8>" in ports["model_inp"]["meaning"]
+    md = (project / "report.md").read_text()
+    assert "## Interface: `tiny_lfn_top` (Verilog and VHDL)" in md and "- reset: rst high at a rising edge" in md
+    assert report["model_origin"] == {
+        "committed_model": False,
+        "reproduces_committed": False,
+        "note": "trained here; no committed model beside the card (`trigger-nn golden CARD` writes models/tiny_lfn/)",
+    }
+
+
+def test_the_committed_model_is_built_without_training_and_reproduces_the_golden_sources(
+    tmp_path: Path, built: tuple[Path, Path]
+) -> None:
+    """`golden` commits the model beside the card; `--committed-model` then builds it on its own, untrained."""
+    card, first = built
+    card_copy = tmp_path / "small.yaml"
+    shutil.copy(card, card_copy)
+    project = tmp_path / "projects" / "tiny_lfn"
+    shutil.copytree(first, project)
+    assert main(["golden", str(card_copy), "--projects", str(project.parent)]) == 0
+    committed = tmp_path / "tiny_lfn" / "model.keras"
+    assert committed.is_file() and (tmp_path / "tiny_lfn" / "golden.npz").is_file()
+
+    for stage in ("train", "compile"):
+        assert main([stage, str(card_copy), "--projects", str(project.parent), "--committed-model"]) == 0
+    trained = TrainResult.load(project / "train" / "training.json")
+    assert trained.epochs_run == 0 and trained.committed_model == committed
+    assert (project / "train" / "model.keras").read_bytes() == committed.read_bytes()
+    from trigger_nn.golden import Golden
+
+    compiled = CompileResult.load(project / "compile.json")
+    assert compiled.source_hash == Golden.load(tmp_path / "tiny_lfn" / "golden.npz").source_hash
+    # without the flag the card asks for training again: the committed build no longer belongs to it
+    reason = provenance.stale_reason(load_card(card_copy), project, "train")
+    assert reason is not None and "section training differs" in reason
+    # a changed committed model makes the committed build out of date
+    committed.write_bytes(committed.read_bytes() + b"\0")
+    committed_card = load_card(card_copy)
+    committed_card = dataclasses.replace(
+        committed_card, training=dataclasses.replace(committed_card.training, committed_model=True)
+    )
+    assert "model.keras than the one there now" in provenance.stale_reason(committed_card, project, "train")
+
+
 def test_a_second_build_of_an_unchanged_card_runs_no_stage(built: tuple[Path, Path], caplog) -> None:
     card, project = built
     before = {p: p.stat().st_mtime_ns for p in project.rglob("*.json")}

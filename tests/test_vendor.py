@@ -9,11 +9,13 @@ lines are checked against the ones hls4ml and da4ml themselves run.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -38,6 +40,7 @@ TOP = "tiny"
 class Project:
     hls: Path
     rtl: Path
+    vhdl: Path
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +56,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
     model = build_model(MlpConfig(hidden_units=(3,), weight_bits=4), input_shape=(4,), input_kif=(1, 3, 2))
     x = np.random.default_rng(0).integers(-32, 32, size=(256, 4)) / 4
     trace_minmax(model, x.astype(np.float32), batch_size=256)
-    build_firmware(model, root / "hls", root / "rtl", FW, name=TOP)
-    return Project(hls=root / "hls", rtl=root / "rtl")
+    build_firmware(model, root / "hls", root / "rtl", FW, name=TOP, vhdl_dir=root / "vhdl")
+    return Project(hls=root / "hls", rtl=root / "rtl", vhdl=root / "vhdl")
 
 
 def _copy(tmp_path: Path) -> Path:
@@ -456,3 +459,56 @@ def test_vendor_figures_reach_the_report_beside_yosys(tmp_path: Path) -> None:
     without = _vendor(dataclasses.replace(synth, vitis_hls=None, vivado=None))
     assert without["scripts_checked"] == ["hls/build_prj.tcl", "rtl/build_vivado_prj.tcl"]
     assert "not run here" in "\n".join(_vendor_lines(without))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The IP-XACT packaging script, Verilog and VHDL
+
+
+def test_the_ip_packaging_scripts_package_the_top_level_with_its_formats(project: Project) -> None:
+    from trigger_nn.firmware.vendor import ip
+
+    compiled = json.loads((project.rtl / "metadata.json").read_text())
+    for hdl, reader in ((project.rtl, "read_verilog"), (project.vhdl, "read_vhdl")):
+        inp, out = _bus_formats(hdl)
+        calls = ip.check_ip_script(hdl, TOP, part=FW.part, inp=inp, out=out)
+        commands = [c.command for c in calls]
+        src = (hdl / "src").resolve()
+        read = {f for c in calls if c.command == reader for f in c.files}
+        assert read == {p for p in src.rglob("*") if p.suffix in (".v", ".vhd")} and f"{TOP}_top" in str(read)
+        assert commands.index("ipx::package_project") < commands.index("ipx::check_integrity")
+        assert commands[-2:] == ["ipx::save_core", "close_project"]
+        values = {
+            c.args[2]: c.args[1]
+            for c in calls
+            if c.command == "set_property" and c.args[0] == "value" and len(c.args) == 3
+        }
+        assert values["LATENCY_CYCLES"] == str(compiled["latency"])
+        assert values["INP_WORD_BITS"] == str(inp.width) and values["OUT_FRAC_BITS"] == str(out.frac_bits)
+        assert values["FREQ_HZ"] == "200000000" and values["POLARITY"] == "ACTIVE_HIGH"
+
+
+def _bus_formats(hdl: Path) -> tuple[Any, Any]:
+    from da4ml.types import Pipeline
+
+    from trigger_nn.firmware.rtl import bus_format
+
+    pipe = Pipeline.load(hdl / "model" / "pipeline.json")
+    return bus_format(pipe.inp_qint), bus_format(pipe.out_qint)
+
+
+def test_an_ip_script_without_a_bus_format_is_refused(project: Project, tmp_path: Path) -> None:
+    from trigger_nn.firmware.vendor import ip
+
+    rtl_copy = Path(shutil.copytree(project.rtl, tmp_path / "rtl"))
+    inp, out = _bus_formats(project.rtl)
+    _edit(
+        rtl_copy / "package_ip.tcl",
+        lambda t: re.sub(r"set_property description [^\n]*model_out -of_objects[^\n]*\n", "", t),
+    )
+    with pytest.raises(
+        ToolError, match=rf"the description of model_out does not give its format {re.escape(out.fixed_point())}"
+    ):
+        ip.check_ip_script(rtl_copy, TOP, part=FW.part, inp=inp, out=out)
+    with pytest.raises(ToolError, match=r"create_project is .*, not for the card's part xcku5p"):
+        ip.check_ip_script(project.rtl, TOP, part="xcku5p-ffvb676-2-e", inp=inp, out=out)

@@ -293,6 +293,10 @@ class BusFormat:
     def describe(self) -> str:
         return f"{self.n_elements} x {'s' if self.signed else 'u'}{self.width} (LSB 2^-{self.frac_bits})"
 
+    def fixed_point(self) -> str:
+        """One word's format as HLS writes it: ``ap_fixed<width, integer bits>`` (``ap_ufixed`` unsigned)."""
+        return f"ap_{'' if self.signed else 'u'}fixed<{self.width},{self.width - self.frac_bits}>"
+
 
 @dataclass(frozen=True, kw_only=True)
 class WordVectors:

@@ -542,6 +542,19 @@ def load_card(path: Path) -> Card:
     return dataclasses.replace(card, source=path)
 
 
+def with_options(card: Card, *, committed_model: bool = False, verify_vectors: int | None = None) -> Card:
+    """The card with the command line's overrides (``--committed-model``, ``--vectors``), validated as a card is:
+    they change its sections, so a build made with them belongs to them (provenance)."""
+    if committed_model:
+        card = dataclasses.replace(card, training=dataclasses.replace(card.training, committed_model=True))
+    if verify_vectors is not None:
+        if verify_vectors < 1:
+            raise CardError(f"--vectors must be at least 1, got {verify_vectors}")
+        card = dataclasses.replace(card, verify=dataclasses.replace(card.verify, n_vectors=verify_vectors))
+    _validate(card, f"{card.source or 'the card'} with the command line's options")
+    return card
+
+
 def card_to_dict(card: Card) -> dict[str, Any]:
     """The card with every default filled in, as plain JSON types (for the report)."""
     plain = to_plain(card)

@@ -7,7 +7,6 @@ writes its own; nothing here but argument parsing, logging and exit codes.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import signal
 import sys
@@ -96,15 +95,15 @@ def run_stages(
     *,
     skip_fresh: bool = False,
     committed_model: bool = False,
+    verify_vectors: int | None = None,
 ) -> Path:
     """Run ``stages`` in order; with ``skip_fresh`` (``build``), skip those whose artifact still belongs to the card
-    and its inputs (``trigger_nn.provenance``). ``committed_model`` sets the card's ``training.committed_model``."""
+    and its inputs (``trigger_nn.provenance``). ``committed_model`` and ``verify_vectors`` override the card's
+    ``training.committed_model`` and ``verify.n_vectors``."""
     from . import project_lock
-    from .card import load_card
+    from .card import load_card, with_options
 
-    card = load_card(card_path)
-    if committed_model:
-        card = dataclasses.replace(card, training=dataclasses.replace(card.training, committed_model=True))
+    card = with_options(load_card(card_path), committed_model=committed_model, verify_vectors=verify_vectors)
     project = card.project_dir(projects)
     with project_lock.hold(project, " ".join((stages[0] if len(stages) == 1 else "build", str(card_path)))):
         _run_in(card, project, stages, skip_fresh=skip_fresh)
@@ -162,6 +161,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="no training: build the model committed beside the card (models/<name>/model.keras), which gives the "
         "committed firmware on any machine (training is deterministic per machine, not across CPUs); the same as "
         "`training: {committed_model: true}` in the card. Give it to every command run on that build",
+    )
+    common.add_argument(
+        "--vectors",
+        type=int,
+        metavar="N",
+        help="verify on N vectors instead of the card's verify.n_vectors (e.g. 1000000 for a regression run: "
+        "the reference, the C simulation and the Verilog emulation, bit for bit); give it to every command run on "
+        "that build",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
     sub.add_parser(
@@ -295,8 +302,8 @@ def _main(args: argparse.Namespace) -> int:
             print(f"comparison: {out / 'compare.md'} and {out / 'compare.json'}")
             return 0
         if args.command == "scan":
-            if args.committed_model:
-                raise CardError("--committed-model does not apply to `scan`: a scan trains each of its points")
+            if args.committed_model or args.vectors is not None:
+                raise CardError("--committed-model and --vectors do not apply to `scan`: it builds its own points")
             if args.workers is not None and args.workers < 1:
                 raise CardError(f"--workers must be at least 1, got {args.workers}")
             scan_dir = run_scan(args.card, args.projects, args.workers, args.scheduler)
@@ -308,6 +315,7 @@ def _main(args: argparse.Namespace) -> int:
             args.projects,
             skip_fresh=args.command == "build",
             committed_model=args.committed_model,
+            verify_vectors=args.vectors,
         )
     except TriggerNNError as err:
         log.debug("traceback", exc_info=True)

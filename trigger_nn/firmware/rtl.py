@@ -17,6 +17,7 @@ from ..card import FirmwareConfig
 from ..errors import ConversionError, ToolError
 from . import resources
 from . import top as top_level
+from .vendor import ip
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,8 @@ def exact_predict(logic_path: Path, x: np.ndarray) -> tuple[np.ndarray, str]:
     return np.asarray(out, dtype=np.float64).reshape(len(x), -1), name
 
 
+_BUILD_OK = "build.ok"
+
 #: the widest element da4ml's emulator (and so verify) takes on its input and output buses
 MAX_BUS_ELEMENT_BITS = 32
 
@@ -146,7 +149,8 @@ def write_top(pipeline: Any, src_dir: Path, *, name: str, flavor: str) -> Path:
 
 
 def write_hdl(pipeline: Any, out_dir: Path, fw: FirmwareConfig, *, top: str, flavor: str = "verilog") -> dict[str, Any]:
-    """Write the pipelined Verilog (or VHDL) under ``out_dir``, with ``<top>_top``; da4ml's metadata."""
+    """Write the pipelined Verilog (or VHDL) under ``out_dir``, with ``<top>_top`` and the IP packaging script
+    (dry-run checked); da4ml's metadata."""
     from da4ml.codegen import RTLModel
 
     check_buses(pipeline)
@@ -161,6 +165,10 @@ def write_hdl(pipeline: Any, out_dir: Path, fw: FirmwareConfig, *, top: str, fla
     )
     rtl.write()
     write_top(pipeline, Path(out_dir) / "src", name=top, flavor=flavor)
+    inp, out = bus_format(pipeline.inp_qint), bus_format(pipeline.out_qint)
+    ip.write(out_dir, top, flavor=flavor, part=fw.part, inp=inp, out=out, latency=len(pipeline.solutions),
+             clock_period_ns=fw.clock_period_ns)  # fmt: skip
+    ip.check_ip_script(out_dir, top, part=fw.part, inp=inp, out=out)
     meta = json.loads((out_dir / "metadata.json").read_text())
     if int(meta["latency"]) != len(pipeline.solutions):
         raise ConversionError(
@@ -173,28 +181,37 @@ def write_hdl(pipeline: Any, out_dir: Path, fw: FirmwareConfig, *, top: str, fla
 class RTLEmulation:
     """da4ml's Verilator emulation of the Verilog written by :func:`write_hdl`.
 
-    It is built in ``work_dir`` from the saved pipeline, and its sources must equal
-    the ones in ``rtl_dir/src`` byte for byte: otherwise what is checked is not what
-    is shipped, and that is an error.
+    It is built in ``work_dir/build-<hash>`` from the saved pipeline, and its sources must equal
+    the ones in ``rtl_dir/src`` byte for byte: otherwise what is checked is not what is shipped,
+    and that is an error. The build is kept, keyed by the hash of those sources and the Verilator
+    version, so a second verify of the same Verilog (a million vectors, say) starts at once.
     """
 
     def __init__(self, rtl_dir: Path, work_dir: Path, fw: FirmwareConfig, *, top: str):
         from da4ml.codegen import RTLModel
         from da4ml.types import Pipeline
 
-        from ..hashing import tree_hash
+        from .._deps import package_version
+        from ..hashing import files_hash, tree_hash
 
         pipe = Pipeline.load(rtl_dir / "model" / "pipeline.json")
-        shutil.rmtree(work_dir, ignore_errors=True)  # a file left by an earlier, deeper design is not this one's
+        shipped = sorted(p for p in (rtl_dir / "src").rglob("*") if p.is_file())
+        key = files_hash(shipped, rtl_dir / "src", extra=(top, f"verilator {package_version('verilator')}"))
+        build = Path(work_dir) / f"build-{key[:16]}"
         self._rtl = RTLModel(
             pipe,
             top,
-            work_dir,
+            build,
             flavor="verilog",
             clock_period=fw.clock_period_ns,
             part_name=fw.part,
             print_latency=False,
         )
+        if (build / _BUILD_OK).is_file():
+            log.info("da4ml: the Verilator emulation of %s, built before from these sources", top)
+            self._rtl._load_lib()  # da4ml 0.6: loads the one library the build left in sim/
+            return
+        shutil.rmtree(work_dir, ignore_errors=True)  # earlier builds, and files left by a deeper design
         sources = (rtl_dir / "src").rglob("*.v")
         resources.check_build_memory(sources, f"the emulation of {top}", resources.EMULATION_BUILD)
         log.info("da4ml: building the Verilator emulation of %s (a minute for a large design)", top)
@@ -202,14 +219,14 @@ class RTLEmulation:
             self._rtl.compile(nproc=2)
         except Exception as err:
             raise ToolError(f"Verilator failed to build the emulation of {rtl_dir}: {err}") from err
-        write_top(
-            pipe, work_dir / "src", name=top, flavor="verilog"
-        )  # what rtl_dir/src ships; the emulation drives the wrapper
-        if tree_hash(work_dir / "src") != tree_hash(rtl_dir / "src"):
+        # what rtl_dir/src ships beside the wrapper the emulation drives
+        write_top(pipe, build / "src", name=top, flavor="verilog")
+        if tree_hash(build / "src") != tree_hash(rtl_dir / "src"):
             raise ToolError(
                 f"the Verilog rebuilt from {rtl_dir / 'model/pipeline.json'} differs from {rtl_dir / 'src'}; "
                 "re-run `trigger-nn compile`"
             )
+        (build / _BUILD_OK).write_text(key + "\n")
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         out = self._rtl.predict(np.ascontiguousarray(x, dtype=np.float64), n_threads=1)

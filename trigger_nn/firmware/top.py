@@ -29,7 +29,10 @@ Semantics, checked in co-simulation and by the HDL testbenches:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+
+from ..artifacts import BusFormat
 
 #: ports of the top level, as the testbenches and the interface sheet name them
 CLOCK, RESET, INP_VALID, INP, OUT_VALID, OUT = "clk", "rst", "inp_valid", "model_inp", "out_valid", "model_out"
@@ -37,6 +40,49 @@ CLOCK, RESET, INP_VALID, INP, OUT_VALID, OUT = "clk", "rst", "inp_valid", "model
 
 def top_name(name: str) -> str:
     return f"{name}_top"
+
+
+@dataclass(frozen=True)
+class Port:
+    """One port of ``<name>_top``, as the interface sheet gives it."""
+
+    name: str
+    direction: str
+    width: int
+    meaning: str
+
+
+def _bus(fmt: BusFormat) -> str:
+    where = f"word j at bits [{fmt.width}j+{fmt.width - 1}:{fmt.width}j]" if fmt.n_elements > 1 else "one word"
+    return (
+        f"{fmt.n_elements} x {fmt.fixed_point()} ({where}; two's complement)"
+        if fmt.signed
+        else (f"{fmt.n_elements} x {fmt.fixed_point()} ({where})")
+    )
+
+
+def ports(inp: BusFormat, out: BusFormat, *, latency: int, clock_period_ns: float) -> tuple[Port, ...]:
+    """Every port of the top level with its width and what it carries (the same in Verilog and VHDL)."""
+    return (
+        Port(CLOCK, "in", 1, f"rising edge; {clock_period_ns:g} ns (the .xdc/.sdc beside the sources)"),
+        Port(RESET, "in", 1, "synchronous, active high; clears the valid bits only"),
+        Port(INP_VALID, "in", 1, f"{INP} holds a vector to take at this rising edge"),
+        Port(INP, "in", inp.bus_width, _bus(inp)),
+        Port(OUT_VALID, "out", 1, f"{OUT} holds the result of the vector taken {latency} rising edges earlier"),
+        Port(OUT, "out", out.bus_width, _bus(out) + f"; not defined while {OUT_VALID} is low"),
+    )
+
+
+#: the valid and reset semantics in one sentence each, for the interface sheet
+VALID_RULE = (
+    "one vector per rising edge at most; a vector taken with inp_valid high (rst low) comes out LATENCY edges "
+    "later with out_valid high for one cycle, in order; model_out is not defined while out_valid is low"
+)
+RESET_RULE = (
+    "rst high at a rising edge clears the valid bits: out_valid is low from that edge until LATENCY edges after the "
+    "first vector taken with rst low; vectors presented during reset, and those in the pipeline when it rises, never "
+    "come out valid; the data registers are not reset; the valid bits also start at zero at configuration"
+)
 
 
 def _check(latency: int) -> None:

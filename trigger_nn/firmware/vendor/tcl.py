@@ -90,13 +90,28 @@ VENDOR_COMMANDS: dict[VendorTool, frozenset[str]] = {
             "report_drc",
             "report_clock_utilization",
             "report_design_analysis",
+            # IP packaging (vendor/ip.py)
+            "ipx::package_project",
+            "ipx::current_core",
+            "ipx::infer_bus_interface",
+            "ipx::get_bus_interfaces",
+            "ipx::add_bus_parameter",
+            "ipx::get_bus_parameters",
+            "ipx::associate_bus_interfaces",
+            "ipx::get_ports",
+            "ipx::add_user_parameter",
+            "ipx::get_user_parameters",
+            "ipx::create_xgui_files",
+            "ipx::update_checksums",
+            "ipx::check_integrity",
+            "ipx::save_core",
         }
     ),
 }
 
 #: What a recorded command returns where a script uses the result (Vivado's object queries). ``get_*``
 #: commands return the pattern they were given, standing in for the objects it names.
-_RESULTS: dict[str, str] = {"current_project": "project_1", "current_fileset": "sources_1"}
+_RESULTS: dict[str, str] = {"current_project": "project_1", "current_fileset": "sources_1", "ipx::current_core": "core"}
 
 #: Files a vendor command leaves that the script itself reads next (hls4ml's cosim step sources
 #: ``run_sim.tcl``, edits ``<top>.tcl`` and prints the report). The dry run creates them, empty, in its
@@ -244,6 +259,8 @@ class _DryRun:
         self.tcl.createcommand("::dryrun::echo", self.output.append)
         self.tcl.eval(_SETUP)
         for name in sorted(VENDOR_COMMANDS[tool]):
+            if "::" in name:  # a namespaced command (ipx::...): its namespace first
+                self.tcl.eval(f"namespace eval ::{name.rpartition('::')[0]} {{}}")
             self.tcl.eval(f"proc ::{name} args {{ ::dryrun::record {name} [info frame -1] {{*}}$args }}")
 
     def _unscratch(self, text: str) -> str:
@@ -267,6 +284,8 @@ class _DryRun:
         self.calls.append(call)
         if self.tool is VendorTool.VITIS_HLS:
             self._hls_products(call, cwd)
+        if name.startswith("ipx::get_") and call.positionals():
+            return call.positionals()[0]  # `ipx::get_ports model_inp -of_objects $core` stands for model_inp
         if name.startswith("get_") and args:
             return args[-1]
         return _RESULTS.get(name, "")
