@@ -2,7 +2,7 @@
 
 ``trigger-nn golden CARD`` takes a verified build and writes, beside the card, ``models/<name>/``:
 ``model.keras`` (the trained reference) and ``golden.npz`` (input words, the reference's output
-words, both bus formats, the sha256 of the generated HLS and Verilog sources). The regression
+words, both bus formats, the sha256 of the generated HLS, Verilog and VHDL sources). The regression
 tests rebuild the firmware from the committed model and check, bit for bit, that the reference,
 hls4ml's C simulation, the Verilog emulation and the co-simulated Verilog still give these words,
 and that the generated sources are byte-identical: a change anywhere that alters the model or
