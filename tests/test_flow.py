@@ -432,7 +432,9 @@ def test_yosys_counts_stand_beside_the_estimates(built: tuple[Path, Path]) -> No
     synth = json.loads((project / "synth.json").read_text())
     compiled = CompileResult.load(project / "compile.json")
     assert synth["family"] == "xcup" and synth["luts"] > 0 and synth["carries"] > 0
-    assert 0 < synth["ffs"] <= compiled.da4ml_reg_bits  # the pipeline registers, as mapped flip-flops
+    # the pipeline's registers and the top level's valid bits (one per register stage), as mapped flip-flops
+    assert compiled.resources.ffs == compiled.da4ml_reg_bits + compiled.pipeline_stages + 1
+    assert 0 < synth["ffs"] <= compiled.resources.ffs
     depth = synth["depth"]  # the slowest stage: Yosys' longest path between flip-flops
     assert depth["luts"] >= 1 and depth["cells"] >= depth["luts"] + depth["carries"]
     assert depth["estimated_ns"] > 0 and synth["source_hash"] == compiled.source_hash
@@ -452,7 +454,7 @@ def test_the_report_gives_the_size_estimate_with_its_calibration(built: tuple[Pa
     compiled = CompileResult.load(project / "compile.json")
     estimate = json.loads((project / "report.json").read_text())["resources"]["estimate"]
     assert estimate["luts"] == compiled.resources.luts > compiled.da4ml_cost  # ~1.02 LUTs per unit of cost
-    assert estimate["ffs"] == compiled.da4ml_reg_bits and estimate["dsps"] == 0
+    assert estimate["ffs"] == compiled.da4ml_reg_bits + compiled.pipeline_stages + 1 and estimate["dsps"] == 0
     assert estimate["limit_luts"] == 1_728_000 and "xcvu13p" in estimate["limit_from"]
     assert "estimate" in estimate["measured_on"] and "Yosys" in estimate["measured_on"]
     md = (project / "report.md").read_text()

@@ -76,7 +76,8 @@ def build_firmware(
     pipeline = timing.cut(comb, fw)
     stages = timing.plan(pipeline, fw)
     rtl.check_buses(pipeline)
-    size = resources.estimate(pipeline.cost, pipeline.reg_bits, fw, pre_trace_cost=pre_trace_cost)
+    valid_bits = len(pipeline.solutions) + 1  # the top level's valid strobe, one bit per register stage
+    size = resources.estimate(pipeline.cost, pipeline.reg_bits + valid_bits, fw, pre_trace_cost=pre_trace_cost)
     resources.check(size, fw)
     writer = hls.write_project(model, hls_dir, fw, project_name=name, comb=comb, tb_inputs=tb_inputs)
     if hls_final is not None:

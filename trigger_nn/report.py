@@ -67,27 +67,35 @@ def interface(compiled: CompileResult, cosim: CosimResult) -> dict[str, Any]:
     }
 
 
+def committed_golden(card: Card) -> list[Path]:
+    """``models/<name>/golden.npz`` beside the card, where there is one."""
+    from .golden import golden_dir
+
+    path = golden_dir(card) / "golden.npz" if card.source is not None else None
+    return [path] if path is not None and path.is_file() else []
+
+
 def model_origin(card: Card, compiled: CompileResult, trained: TrainResult) -> dict[str, Any]:
     """Whether this build's firmware is the committed one (same generated sources), and why it may not be."""
-    from .golden import Golden, golden_dir
+    from .golden import Golden
 
-    where = golden_dir(card) if card.source is not None else None
-    committed = where is not None and (where / "golden.npz").is_file()
-    same = committed and Golden.load(where / "golden.npz").source_hash == compiled.source_hash
+    found = committed_golden(card)
+    golden = found[0] if found else None
+    same = golden is not None and Golden.load(golden).source_hash == compiled.source_hash
     how = "built from the committed model (no training)" if trained.committed_model else "trained here"
-    if not committed:
+    if golden is None:
         note = f"{how}; no committed model beside the card (`trigger-nn golden CARD` writes models/{card.name}/)"
     elif same:
-        note = f"{how}; it reproduces the committed model: the same generated sources as {where / 'golden.npz'}"
+        note = f"{how}; it reproduces the committed model: the same generated sources as {golden}"
     elif trained.committed_model:
         note = (
-            f"{how}, but its generated sources differ from those recorded in {where / 'golden.npz'}: trigger_nn, "
+            f"{how}, but its generated sources differ from those recorded in {golden}: trigger_nn, "
             "its tools or the card's firmware section changed since `trigger-nn golden` ran; rerun it once that "
             "change is intended"
         )
     else:
         note = (
-            f"{how}; it does NOT reproduce the committed model (other generated sources than {where / 'golden.npz'}). "
+            f"{how}; it does NOT reproduce the committed model (other generated sources than {golden}). "
             "Training is deterministic on one machine but not across CPUs (float sums in another order give other "
             "weights), and a change of the card or of trigger_nn changes the firmware too. To build the committed "
             f"model: `trigger-nn build {card.source} --committed-model`"
@@ -359,7 +367,10 @@ def run(card: Card, project: Path) -> dict[str, Any]:
             "plots": {k: str(v) for k, v in phys.plots.items()},
         },
         "stage_seconds": timings,
-        "made_from": to_plain(provenance.record(card, project, "report", optional=optional)),
+        # the committed golden file the model's origin is judged against: a new one makes this report stale
+        "made_from": to_plain(
+            provenance.record(card, project, "report", optional=optional, external=committed_golden(card))
+        ),
     }
     report["verdict"] = verdict(report)
     _write(project, report, render_markdown(report, phys.markdown))

@@ -18,7 +18,8 @@ of 4 and 4 filters, dense 10
 
 as the mean of the three ratios (within 1.4 % of each other, over a tenfold range of sizes).
 
-**Flip-flops** are the pipeline's register bits (da4ml's ``reg_bits``): an upper bound, since synthesis
+**Flip-flops** are the pipeline's register bits (da4ml's ``reg_bits``) and the top level's valid bits (one
+per register stage, ``firmware/top.py``): an upper bound, since synthesis
 drops constant and duplicate bits (Yosys kept all 1,253 of cdms_lfn and 2,052 of ecl_photon, 22,402 of
 22,471 on the CNN). **DSPs**: none, da4ml's distributed arithmetic is adders.
 
@@ -90,7 +91,7 @@ log = logging.getLogger(__name__)
 LUTS_PER_COST = (8214 / 8018 + 7411 / 7331 + 88067 / 85904) / 3
 CALIBRATION = (
     f"da4ml cost x {LUTS_PER_COST:.3f}, fitted on Yosys synth_xilinx LUT counts of three designs of cost 7.3 k to "
-    "86 k (within 1.4 %); flip-flops: the pipeline's register bits, an upper bound"
+    "86 k (within 1.4 %); flip-flops: the pipeline's register bits and its valid bits, an upper bound"
 )
 #: how far over its limit the estimate made before tracing must be for the early refusal (module docstring)
 PRE_TRACE_TOLERANCE = 0.2
