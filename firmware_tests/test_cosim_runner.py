@@ -28,7 +28,7 @@ from trigger_nn._deps import setup_environment
 from trigger_nn.artifacts import BusFormat, WordVectors
 from trigger_nn.errors import ToolError
 from trigger_nn.firmware import hdl_testbench
-from trigger_nn.firmware.cosim import CosimMeasurement, run_cosim, verilog_sources, vhdl_sources
+from trigger_nn.firmware.cosim import CosimMeasurement, run_cosim
 from trigger_nn.firmware.rtl import bus_format, write_top
 
 N_VECTORS = 2000
@@ -201,9 +201,7 @@ def test_a_reset_that_keeps_vectors_in_flight_is_caught(tiny: TinyDesign, tmp_pa
 
 
 def _testbench(tiny: TinyDesign, tb_dir: Path, out_words: np.ndarray) -> hdl_testbench.Sources:
-    sources = hdl_testbench.Sources(
-        verilog=tuple(verilog_sources(tiny.rtl_dir)), vhdl=tuple(vhdl_sources(tiny.vhdl_dir))
-    )
+    sources = hdl_testbench.Sources.of(tiny.rtl_dir, tiny.vhdl_dir)
     hdl_testbench.write(
         tb_dir,
         "tiny",

@@ -21,7 +21,7 @@ from trigger_nn import compile as compile_stage
 from trigger_nn.artifacts import load_keras_model as load_model
 from trigger_nn.card import Card, load_card
 from trigger_nn.firmware import hdl_testbench, hls, rtl
-from trigger_nn.firmware.cosim import run_cosim, verilog_sources, vhdl_sources
+from trigger_nn.firmware.cosim import run_cosim
 from trigger_nn.golden import Golden, golden_dir
 from trigger_nn.verify import FLOAT32_EXACT_BITS
 
@@ -119,9 +119,7 @@ def test_cosim_streams_the_golden_words(rebuilt: Rebuilt, idle_gaps: bool, simul
 
 
 def _write_testbench(rebuilt: Rebuilt, out_words: np.ndarray) -> hdl_testbench.Sources:
-    sources = hdl_testbench.Sources(
-        verilog=tuple(verilog_sources(rebuilt.rtl_dir)), vhdl=tuple(vhdl_sources(rebuilt.vhdl_dir))
-    )
+    sources = hdl_testbench.Sources.of(rebuilt.rtl_dir, rebuilt.vhdl_dir)
     hdl_testbench.write(
         rebuilt.work / "testbench",
         rebuilt.card.name,

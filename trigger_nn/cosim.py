@@ -15,20 +15,14 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import numpy as np
+
 from . import provenance
 from .artifacts import CompileResult, CosimResult, StreamRun, TestbenchRun, VerifyResult, atomic_path
 from .card import Card
 from .errors import BudgetError, MismatchError
 from .firmware import hdl_testbench
-from .firmware.cosim import (
-    SIMULATOR,
-    VHDL_SIMULATOR,
-    CosimMeasurement,
-    place_memory_files,
-    run_cosim,
-    verilog_sources,
-    vhdl_sources,
-)
+from .firmware.cosim import SIMULATOR, VHDL_SIMULATOR, CosimMeasurement, place_memory_files, run_cosim
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +67,7 @@ def run(card: Card, project: Path) -> CosimResult:
         for g in ((False, True) if card.cosim.idle_gaps else (False,))
     )
     testbench_dir = project / "testbench"
-    testbenches = run_testbenches(compiled, inp_words, out_words, testbench_dir, project / "cosim")
+    testbenches = run_testbenches(compiled, card.name, inp_words, out_words, testbench_dir, project / "cosim")
     result = CosimResult(
         simulator="Verilator (cocotb)",
         vectors=m.vectors,
@@ -128,13 +122,15 @@ def _stream_run(m: CosimMeasurement, *, idle_gaps: bool) -> StreamRun:
 
 
 def run_testbenches(
-    compiled: CompileResult, inp_words: object, out_words: object, testbench_dir: Path, work_dir: Path
+    compiled: CompileResult,
+    name: str,
+    inp_words: np.ndarray,
+    out_words: np.ndarray,
+    testbench_dir: Path,
+    work_dir: Path,
 ) -> tuple[TestbenchRun, ...]:
     """Write ``testbench/`` (moved into place once written) and run both HDL testbenches from it."""
-    name = compiled.top.removesuffix("_top")
-    sources = hdl_testbench.Sources(
-        verilog=tuple(verilog_sources(compiled.rtl_dir)), vhdl=tuple(vhdl_sources(compiled.vhdl_dir))
-    )
+    sources = hdl_testbench.Sources.of(compiled.rtl_dir, compiled.vhdl_dir)
     with atomic_path(testbench_dir) as tmp:
         hdl_testbench.write(
             tmp,

@@ -300,6 +300,13 @@ class Sources:
     verilog: tuple[Path, ...]
     vhdl: tuple[Path, ...]
 
+    @classmethod
+    def of(cls, rtl_dir: Path, vhdl_dir: Path) -> Sources:
+        """The sources of da4ml's Verilog and VHDL projects (``compile``'s ``rtl/`` and ``vhdl/``)."""
+        from .cosim import verilog_sources, vhdl_sources
+
+        return cls(verilog=tuple(verilog_sources(rtl_dir)), vhdl=tuple(vhdl_sources(vhdl_dir)))
+
 
 def write(
     tb_dir: Path,
