@@ -26,7 +26,7 @@ import numpy as np
 from trigger_nn import provenance
 from trigger_nn._deps import import_tensorflow
 from trigger_nn.artifacts import CompileResult, TrainResult, VerifyResult
-from trigger_nn.card import load_card
+from trigger_nn.card import load_card, with_options
 from trigger_nn.cli import run_stages
 from trigger_nn.firmware.cosim import VHDL_SIMULATOR, run_cosim
 from trigger_nn.firmware.hls import c_simulation
@@ -52,9 +52,11 @@ def main() -> int:
 
     card = load_card(args.card)
     project = card.project_dir(args.projects)
-    provenance.require_fresh(card, project, ["compile", "verify"], needed_by="bench_verify")
-    compiled = CompileResult.load(project / "compile.json")
     trained = TrainResult.load(project / "train" / "training.json")
+    committed = trained.committed_model is not None  # built with --committed-model: verify it so again
+    card = with_options(card, committed_model=committed)
+    provenance.require_fresh(card, project, ["train", "compile", "verify"], needed_by="bench_verify")
+    compiled = CompileResult.load(project / "compile.json")
     in_fmt = compiled.input_format
     lo, hi = in_fmt.word_range()
     words = np.random.default_rng(0).integers(lo, hi + 1, size=(args.vectors, in_fmt.n_elements), dtype=np.int64)
@@ -92,7 +94,11 @@ def main() -> int:
 
         copy = Path(tmp) / "projects" / project.name
         shutil.copytree(project, copy, symlinks=True)
-        stage_s = timed(lambda: run_stages(args.card, ("verify",), copy.parent, verify_vectors=args.vectors))
+        stage_s = timed(
+            lambda: run_stages(
+                args.card, ("verify",), copy.parent, committed_model=committed, verify_vectors=args.vectors
+            )
+        )
 
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     print(f"{card.name} ({compiled.top}, input {in_fmt.describe()}) on {machine}")

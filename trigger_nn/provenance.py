@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -106,12 +105,12 @@ def record(
     """What ``stage`` made its artifact from: call it after the stage's files are written.
 
     ``optional``: the optional inputs it read (by default those that are fresh now). ``external``: files outside
-    the project it was made from (the committed model), recorded by their path relative to the project, so that
-    a change to them makes the stage out of date too.
+    the project it was made from (the committed model beside the card), recorded by their absolute path, so that
+    a change to them makes the stage out of date too, wherever the project is copied.
     """
     spec = STAGES[stage]
     optional = fresh_optional_reads(card, project, stage) if optional is None else optional
-    outside = [os.path.relpath(Path(p).absolute(), Path(project).absolute()) for p in external or []]
+    outside = [str(Path(p).absolute()) for p in external or []]
     return Provenance(
         card=card_digest(card, spec.sections),
         sections={section: card_digest(card, (section,)) for section in spec.sections},
