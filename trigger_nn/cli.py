@@ -266,9 +266,11 @@ def _configure_logging(verbose: bool, quiet: bool) -> None:
     for noisy in ("tensorflow", "absl", "h5py", "matplotlib", "cocotb", "cocotb_tools"):
         logging.getLogger(noisy).setLevel(max(quiet_level, level))
     if not verbose:
-        # cocotb's runner sets its own logger ("Verilator") to INFO on creation and echoes every command.
+        # cocotb's runners set their own loggers ("Verilator", "Ghdl") to INFO on creation and echo every command.
         for handler in logging.getLogger().handlers:
-            handler.addFilter(lambda record: record.name != "Verilator" or record.levelno >= logging.WARNING)
+            handler.addFilter(
+                lambda record: record.name not in ("Verilator", "Ghdl") or record.levelno >= logging.WARNING
+            )
     if not verbose:
         # Third-party deprecation and resource chatter is not the user's business; our own warnings still show.
         warnings.filterwarnings("ignore", category=DeprecationWarning)
