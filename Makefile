@@ -20,9 +20,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ghdl
 
-# GHDL, the VHDL simulator (a system package, not on PyPI): Debian's `ghdl` where it is missing.
+# GHDL, the VHDL simulator (a system package, not on PyPI): Debian's `ghdl` where it is missing or has no back end.
 ghdl:
-	@command -v ghdl >/dev/null 2>&1 || { \
+	@ghdl --version >/dev/null 2>&1 || { \
 		command -v apt-get >/dev/null 2>&1 || { echo "GHDL is missing: install GHDL 2 or newer (ghdl on PATH)"; exit 1; }; \
 		echo "installing GHDL (Debian's ghdl package) for the VHDL simulations"; \
 		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \

@@ -78,11 +78,17 @@ def require_verilator() -> str:
 
 def require_ghdl() -> str:
     """Path of the ghdl executable (the VHDL simulator, a distribution package); missing is a set-up failure."""
+    import subprocess
+
     exe = shutil.which("ghdl")
-    if exe is None:
+    works = exe is not None and subprocess.run([exe, "--version"], capture_output=True).returncode == 0
+    if not works:
+        found = (
+            "was not found on PATH" if exe is None else f"at {exe} does not run (`ghdl --version` fails: no back end?)"
+        )
         raise ToolError(
-            "ghdl (the VHDL simulator) was not found on PATH; `make install` installs Debian's `ghdl` package "
-            "where it is missing (as root: apt-get install -y ghdl), or install GHDL 2 or newer yourself"
+            f"ghdl (the VHDL simulator) {found}; `make install` installs Debian's `ghdl` package where it is missing "
+            "(as root: apt-get install -y ghdl), or install GHDL 2 or newer yourself"
         )
     return exe
 
