@@ -343,14 +343,25 @@ def write(
     )
 
 
-def _verdict(output: str, *, language: str, simulator: str, n: int, cycles: int, returncode: int) -> TestbenchRun:
-    found = _VERDICT.findall(output)
-    lines = _VERDICT.search(output)
-    if lines is None:
-        raise ToolError(f"the {language} testbench printed no PASS or FAIL line (exit {returncode}):\n{output[-2000:]}")
-    line = lines.group(0).strip()
-    passed = found[0] == "PASS" and returncode == 0
-    return TestbenchRun(language=language, simulator=simulator, vectors=n, cycles=cycles, passed=passed, verdict=line)
+def _verdict(
+    proc: subprocess.CompletedProcess[str], tb_dir: Path, *, language: str, simulator: str, latency: int
+) -> TestbenchRun:
+    """The testbench's own PASS or FAIL line; a PASS counts only with a zero exit status."""
+    output = proc.stdout + proc.stderr
+    found = _VERDICT.search(output)
+    if found is None:
+        raise ToolError(
+            f"the {language} testbench printed no PASS or FAIL line (exit {proc.returncode}):\n{output[-2000:]}"
+        )
+    n = len((tb_dir / INPUTS).read_text().splitlines())
+    return TestbenchRun(
+        language=language,
+        simulator=simulator,
+        vectors=n,
+        cycles=schedule_cycles(n, latency),
+        passed=found.group(1) == "PASS" and proc.returncode == 0,
+        verdict=found.group(0).strip(),
+    )
 
 
 def _run(cmd: list[str], cwd: Path, what: str, timeout_s: float | None = None) -> subprocess.CompletedProcess[str]:
@@ -358,10 +369,6 @@ def _run(cmd: list[str], cwd: Path, what: str, timeout_s: float | None = None) -
         return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout_s)
     except (OSError, subprocess.TimeoutExpired) as err:
         raise ToolError(f"{what} failed: {err}") from err
-
-
-def _count(tb_dir: Path) -> int:
-    return len((Path(tb_dir) / INPUTS).read_text().splitlines())
 
 
 def run_verilator(tb_dir: Path, name: str, sources: Sources, work_dir: Path, *, latency: int) -> TestbenchRun:
@@ -387,19 +394,11 @@ def run_verilator(tb_dir: Path, name: str, sources: Sources, work_dir: Path, *, 
             "--top-module",
             tb_name(name),
         ]
-        proc = _run([*cmd, "-Mdir", str(build), *map(str, files)], Path(tb_dir), "Verilator")
+        proc = _run([*cmd, "-Mdir", str(build), *map(str, files)], tb_dir, "Verilator")
         if proc.returncode != 0 or not exe.is_file():
             raise ToolError(f"Verilator could not build {tb_file}:\n{(proc.stdout + proc.stderr)[-3000:]}")
-    proc = _run([str(exe)], Path(tb_dir), f"the Verilator testbench {exe}")
-    n = _count(tb_dir)
-    return _verdict(
-        proc.stdout + proc.stderr,
-        language="SystemVerilog",
-        simulator="Verilator",
-        n=n,
-        cycles=schedule_cycles(n, latency),
-        returncode=proc.returncode,
-    )
+    proc = _run([str(exe)], tb_dir, f"the Verilator testbench {exe}")
+    return _verdict(proc, tb_dir, language="SystemVerilog", simulator="Verilator", latency=latency)
 
 
 def run_ghdl(tb_dir: Path, name: str, sources: Sources, work_dir: Path, *, latency: int) -> TestbenchRun:
@@ -415,19 +414,11 @@ def run_ghdl(tb_dir: Path, name: str, sources: Sources, work_dir: Path, *, laten
         proc = _run([ghdl, "-a", *std, str(Path(path).resolve())], tb_dir, "ghdl -a")
         if proc.returncode != 0:
             raise ToolError(f"GHDL could not analyse {path}:\n{(proc.stdout + proc.stderr)[-3000:]}")
-    proc = _run([ghdl, "-e", *std, tb_name(name)], Path(tb_dir), "ghdl -e")
+    proc = _run([ghdl, "-e", *std, tb_name(name)], tb_dir, "ghdl -e")
     if proc.returncode != 0:
         raise ToolError(f"GHDL could not elaborate {tb_name(name)}:\n{(proc.stdout + proc.stderr)[-3000:]}")
-    proc = _run([ghdl, "-r", *std, tb_name(name)], Path(tb_dir), f"ghdl -r {tb_name(name)}")
-    n = _count(tb_dir)
-    return _verdict(
-        proc.stdout + proc.stderr,
-        language="VHDL",
-        simulator=f"GHDL {ghdl_version()}",
-        n=n,
-        cycles=schedule_cycles(n, latency),
-        returncode=proc.returncode,
-    )
+    proc = _run([ghdl, "-r", *std, tb_name(name)], tb_dir, f"ghdl -r {tb_name(name)}")
+    return _verdict(proc, tb_dir, language="VHDL", simulator=f"GHDL {ghdl_version()}", latency=latency)
 
 
 def ghdl_version() -> str:

@@ -54,11 +54,8 @@ class Port:
 
 def _bus(fmt: BusFormat) -> str:
     where = f"word j at bits [{fmt.width}j+{fmt.width - 1}:{fmt.width}j]" if fmt.n_elements > 1 else "one word"
-    return (
-        f"{fmt.n_elements} x {fmt.fixed_point()} ({where}; two's complement)"
-        if fmt.signed
-        else (f"{fmt.n_elements} x {fmt.fixed_point()} ({where})")
-    )
+    sign = "; two's complement" if fmt.signed else ""
+    return f"{fmt.n_elements} x {fmt.fixed_point()} ({where}{sign})"
 
 
 def ports(inp: BusFormat, out: BusFormat, *, latency: int, clock_period_ns: float) -> tuple[Port, ...]:
