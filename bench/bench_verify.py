@@ -6,7 +6,10 @@ co-simulation of ``<name>_top`` in Verilator and in GHDL; then ``trigger-nn veri
 end to end, on a copy of the project (the build's own files are left as they are). Measured here and
 printed as numbers; tests never assert them.
 
-    python bench/bench_verify.py [CARD] [--projects DIR] [--vectors 1000000] [--cosim-vectors 20000]
+The C simulation and the emulation are also run sharded over ``--workers`` local Dask processes, as
+``trigger-nn verify --workers`` runs them (cluster start-up included), and the stage is timed both ways.
+
+    python bench/bench_verify.py [CARD] [--projects DIR] [--vectors 1000000] [--cosim-vectors 20000] [--workers 2]
 """
 
 from __future__ import annotations
@@ -28,10 +31,11 @@ from trigger_nn._deps import import_tensorflow
 from trigger_nn.artifacts import CompileResult, TrainResult, VerifyResult
 from trigger_nn.card import load_card, with_options
 from trigger_nn.cli import run_stages
+from trigger_nn.cluster import Cluster
 from trigger_nn.firmware.cosim import VHDL_SIMULATOR, run_cosim
 from trigger_nn.firmware.hls import c_simulation
 from trigger_nn.firmware.rtl import RTLEmulation
-from trigger_nn.verify import reference_function
+from trigger_nn.verify import Simulators, reference_function, simulate_sharded
 
 
 def timed(what: Callable[[], object]) -> float:
@@ -46,6 +50,7 @@ def main() -> int:
     parser.add_argument("--projects", type=Path, default=Path("hls_projects"), help="where the card was built")
     parser.add_argument("--vectors", type=int, default=1_000_000, help="vectors for the reference, C sim, emulation")
     parser.add_argument("--cosim-vectors", type=int, default=20_000, help="vectors streamed through cocotb")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="local Dask workers for sharding")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     import_tensorflow()
@@ -73,6 +78,10 @@ def main() -> int:
         build_s = timed(lambda: RTLEmulation(compiled.rtl_dir, Path(tmp) / "emu", card.firmware, top=card.name))
         emulation = RTLEmulation(compiled.rtl_dir, Path(tmp) / "emu", card.firmware, top=card.name)  # cached now
         rows.append(("Verilog emulation (Verilator, da4ml)", args.vectors, timed(lambda: emulation.predict(x))))
+        sims = Simulators.of(card, compiled, csim.library, Path(tmp) / "emu", shape)
+        sharded = Cluster(workers=args.workers)
+        rows.append((f"C sim + emulation, {args.workers} Dask workers", args.vectors,
+                     timed(lambda: simulate_sharded(sims, words, sharded))))  # fmt: skip
 
         vectors = VerifyResult.load(project / "verify.json").vectors()
         n = min(args.cosim_vectors, len(vectors.inp_words))
@@ -94,11 +103,19 @@ def main() -> int:
 
         copy = Path(tmp) / "projects" / project.name
         shutil.copytree(project, copy, symlinks=True)
-        stage_s = timed(
-            lambda: run_stages(
-                args.card, ("verify",), copy.parent, committed_model=committed, verify_vectors=args.vectors
+        stage_s = {
+            where: timed(
+                lambda cluster=cluster: run_stages(
+                    args.card,
+                    ("verify",),
+                    copy.parent,
+                    committed_model=committed,
+                    verify_vectors=args.vectors,
+                    cluster=cluster,
+                )  # fmt: skip
             )
-        )
+            for where, cluster in (("in one process", None), (f"--workers {args.workers}", sharded))
+        }
 
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     print(f"{card.name} ({compiled.top}, input {in_fmt.describe()}) on {machine}")
@@ -106,7 +123,8 @@ def main() -> int:
     for name, count, seconds in rows:
         print(f"{name:<40} {count:>9} {seconds:>8.1f} {count / seconds:>11,.0f}")
     print(f"Verilator emulation build: {build_s:.1f} s (once per Verilog; kept by its sources' hash)")
-    print(f"`trigger-nn verify --vectors {args.vectors}` on a copy of the built project: {stage_s:.1f} s")
+    for where, seconds in stage_s.items():
+        print(f"`trigger-nn verify --vectors {args.vectors}` {where}, on a copy of the built project: {seconds:.1f} s")
     return 0
 
 

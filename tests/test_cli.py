@@ -84,6 +84,23 @@ def test_projects_that_is_a_file_is_one_line_naming_it(tmp_path: Path, capsys: p
     assert len(err) == 1 and "error:" in err[0] and str(file) in err[0], err
 
 
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--workers", "0"], "--workers must be at least 1, got 0"),
+        (["--workers", "2", "--scheduler", "tcp://127.0.0.1:1"], "give --workers or --scheduler, not both"),
+    ],
+)
+def test_bad_dask_options_are_one_line_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], options: list[str], message: str
+) -> None:
+    projects = tmp_path / "p"
+    assert main(["verify", str(_card(tmp_path)), "--projects", str(projects), *options]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+    assert not projects.exists()
+
+
 def test_sigterm_ends_a_run_as_ctrl_c_does(tmp_path: Path) -> None:
     card = _card(tmp_path, data={"n_train": 400000, "n_test": 100})  # a simulation of many seconds
     proc = subprocess.Popen(

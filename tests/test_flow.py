@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trigger_nn import cosim, provenance
+from trigger_nn import cosim, provenance, verify
 from trigger_nn.artifacts import CompileResult, TrainResult
 from trigger_nn.card import load_card
 from trigger_nn.cli import STAGES, main
-from trigger_nn.errors import ArtifactError
+from trigger_nn.errors import ArtifactError, ToolError
 
 SMALL_CARD = """\
 name: tiny_lfn
@@ -406,9 +406,33 @@ def test_one_lsb_in_one_weight_is_caught_and_its_layer_named(tmp_path: Path, bui
     csim = verified["checks"][0]
     assert csim["mismatches"] > 0 and csim["first_differing_layer"].startswith("dense0")
     assert verified["checks"][1]["mismatches"] == 0  # the Verilog was not touched
+    # Sharded over two Dask workers: the same vectors put back in order give the same verdict, vector for vector.
+    assert main(["verify", str(card), "--projects", str(tmp_path), "--workers", "2"]) == 1
+    assert "first layer that differs: dense0" in capsys.readouterr().err
+    sharded = json.loads((project / "verify.json").read_text())
+    assert "in 8 shards on 2 Dask worker(s)" in sharded["checks"][0]["how"]
+    for one, split in zip(verified["checks"], sharded["checks"], strict=True):
+        assert (split["vectors"], split["mismatches"], split["first_mismatch"]) == (
+            one["vectors"], one["mismatches"], one["first_mismatch"]
+        )  # fmt: skip
     assert main(["report", str(card), "--projects", str(tmp_path)]) == 0
     md = (project / "report.md").read_text()
     assert "— FAIL" in md and "first layer that differs: dense0" in md
+
+
+def test_a_dask_worker_that_cannot_see_the_builds_says_so(tmp_path: Path, built: tuple[Path, Path]) -> None:
+    card, project = built
+    compiled = CompileResult.load(project / "compile.json")
+    emulation = project / "verify" / "rtl_emulation"
+    sims = verify.Simulators.of(load_card(card), compiled, tmp_path / "elsewhere.so", emulation, (32,))
+    words = np.zeros((3, compiled.input_format.n_elements), dtype=np.int8)
+    with pytest.raises(ToolError, match="elsewhere.so is not there: a Dask worker must see the filesystem"):
+        verify.simulate(sims, words)
+    (library,) = (compiled.hls_dir / "firmware").glob("*.so")  # verify's own process compiled it
+    unbuilt = dataclasses.replace(sims, csim_library=library.resolve(), emulation_dir=tmp_path / "no_build")
+    with pytest.raises(ToolError, match="no finished emulation build of tiny_lfn"):
+        verify.simulate(unbuilt, words)
+    assert not (tmp_path / "no_build").exists()  # a worker never builds
 
 
 def test_words_wider_than_float32_get_an_exact_reference(tmp_path: Path) -> None:

