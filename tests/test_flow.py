@@ -420,19 +420,27 @@ def test_one_lsb_in_one_weight_is_caught_and_its_layer_named(tmp_path: Path, bui
     assert "— FAIL" in md and "first layer that differs: dense0" in md
 
 
-def test_a_dask_worker_that_cannot_see_the_builds_says_so(tmp_path: Path, built: tuple[Path, Path]) -> None:
+def test_a_dask_worker_loads_only_the_builds_verify_made_and_says_why_not(
+    tmp_path: Path, built: tuple[Path, Path]
+) -> None:
     card, project = built
     compiled = CompileResult.load(project / "compile.json")
-    emulation = project / "verify" / "rtl_emulation"
-    sims = verify.Simulators.of(load_card(card), compiled, tmp_path / "elsewhere.so", emulation, (32,))
-    words = np.zeros((3, compiled.input_format.n_elements), dtype=np.int8)
+    emulation, shape = project / "verify" / "rtl_emulation", (compiled.input_format.n_elements,)
+    sims = verify.Simulators.of(load_card(card), compiled, tmp_path / "elsewhere.so", emulation, shape)
+    words = np.zeros((3, *shape), dtype=np.int8)
     with pytest.raises(ToolError, match="elsewhere.so is not there: a Dask worker must see the filesystem"):
         verify.simulate(sims, words)
     (library,) = (compiled.hls_dir / "firmware").glob("*.so")  # verify's own process compiled it
-    unbuilt = dataclasses.replace(sims, csim_library=library.resolve(), emulation_dir=tmp_path / "no_build")
+    shutil.copy(library, tmp_path / "csim.so")  # a path this process has not loaded yet
+    loaded = verify.Simulators.of(load_card(card), compiled, tmp_path / "csim.so", emulation, shape)
+    with pytest.raises(ToolError, match="changed after verify compiled it"):
+        verify.simulate(dataclasses.replace(loaded, csim_digest="0" * 64), words)  # rebuilt since
+    unbuilt = dataclasses.replace(loaded, emulation_dir=tmp_path / "no_build")
     with pytest.raises(ToolError, match="no finished emulation build of tiny_lfn"):
         verify.simulate(unbuilt, words)
     assert not (tmp_path / "no_build").exists()  # a worker never builds
+    csim, rtl = verify.simulate(loaded, words)  # and what verify built, it runs
+    assert csim.shape == rtl.shape == (3, 1) and np.array_equal(csim, rtl)
 
 
 def test_words_wider_than_float32_get_an_exact_reference(tmp_path: Path) -> None:

@@ -336,9 +336,11 @@ class VectorKind(IntEnum):
 
 def compact_ints(a: np.ndarray) -> np.ndarray:
     """Integers in the narrowest dtype that holds every one of them (int8 words of an 8-bit bus, say)."""
-    if a.size == 0:
-        return a
-    return a.astype(np.result_type(np.min_scalar_type(int(a.min())), np.min_scalar_type(int(a.max()))))
+    lo, hi = (int(a.min()), int(a.max())) if a.size else (0, 0)
+    narrowest = next(
+        t for t in (np.int8, np.int16, np.int32, np.int64) if np.iinfo(t).min <= lo and hi <= np.iinfo(t).max
+    )
+    return a.astype(narrowest)
 
 
 @dataclass(frozen=True, kw_only=True)

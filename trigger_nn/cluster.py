@@ -51,6 +51,8 @@ def dask_setup(worker: Any) -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.getLogger("distributed").setLevel(DASK_LOG_LEVEL)
+    # a task that raises reaches the caller as its exception, and the caller says what failed
+    logging.getLogger("distributed.worker").setLevel(logging.CRITICAL)
 
 
 @contextmanager

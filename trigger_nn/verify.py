@@ -36,6 +36,7 @@ from .dataset import read_dataset
 from .errors import MismatchError, ToolError, TriggerNNError
 from .firmware.hls import CSimulation, Da4mlCSimulation, c_simulation, writer_of
 from .firmware.rtl import RTLEmulation, exact_predict
+from .hashing import files_hash
 
 log = logging.getLogger(__name__)
 
@@ -216,6 +217,7 @@ def run(card: Card, project: Path, cluster: Cluster | None = None) -> VerifyResu
     csim_model = c_simulation(compiled.hls_dir)
     emu = RTLEmulation(compiled.rtl_dir, project / "verify" / "rtl_emulation", card.firmware, top=card.name)
     sims = Simulators.of(card, compiled, csim_model.library, project / "verify" / "rtl_emulation", info.input_shape)
+    _LOADED.clear()  # an earlier verify's, in this process
     _LOADED[sims.key] = (csim_model, emu)
     if cluster is None:
         csim, rtl_out = simulate(sims, words)
@@ -285,6 +287,7 @@ class Simulators:
 
     hls_dir: Path
     csim_library: Path
+    csim_digest: str  # a library rebuilt in place keeps its path, and a process that loaded it keeps the old one
     rtl_dir: Path
     emulation_dir: Path
     firmware: FirmwareConfig
@@ -299,6 +302,7 @@ class Simulators:
         return cls(
             hls_dir=compiled.hls_dir.resolve(),
             csim_library=Path(csim_library).resolve(),
+            csim_digest=_digest(Path(csim_library)),
             rtl_dir=compiled.rtl_dir.resolve(),
             emulation_dir=Path(emulation_dir).resolve(),
             firmware=card.firmware,
@@ -308,12 +312,16 @@ class Simulators:
         )
 
     @property
-    def key(self) -> tuple[Path, Path, Path]:
-        return self.csim_library, self.rtl_dir, self.emulation_dir
+    def key(self) -> tuple[Path, str, Path, Path]:
+        return self.csim_library, self.csim_digest, self.rtl_dir, self.emulation_dir
+
+
+def _digest(library: Path) -> str:
+    return files_hash([library], library.parent) if library.is_file() else "missing"
 
 
 #: the simulators this process has loaded, by Simulators.key: a worker loads them at its first shard
-_LOADED: dict[tuple[Path, Path, Path], tuple[CSimulation | Da4mlCSimulation, RTLEmulation]] = {}
+_LOADED: dict[tuple[Path, str, Path, Path], tuple[CSimulation | Da4mlCSimulation, RTLEmulation]] = {}
 #: shards per Dask worker, so that a slow worker does not hold the rest back
 SHARDS_PER_WORKER = 4
 #: vectors per shard at most, to keep what travels to a worker small
@@ -323,6 +331,10 @@ MAX_SHARD = 250_000
 def simulate(sims: Simulators, words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The C simulation's and the Verilog emulation's outputs for these input words, one row each."""
     if sims.key not in _LOADED:
+        if any(key[0] == sims.csim_library for key in _LOADED) or _digest(sims.csim_library) != sims.csim_digest:
+            # the dynamic loader would hand back the library it loaded before under that path, not this one
+            raise ToolError(f"{sims.csim_library} changed after verify compiled it, or this Dask worker loaded an "
+                            "earlier build of it: restart the workers and run verify again")  # fmt: skip
         _LOADED[sims.key] = (
             c_simulation(sims.hls_dir, sims.csim_library),
             RTLEmulation(sims.rtl_dir, sims.emulation_dir, sims.firmware, top=sims.top, load_only=True),
