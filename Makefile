@@ -45,7 +45,7 @@ synth: install
 
 # The whole suite, firmware tests included (real hls4ml, da4ml, Verilator, cocotb).
 test: install lint
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=20
 
 lint: install
 	$(BIN)/ruff check trigger_nn tests firmware_tests bench
