@@ -25,6 +25,7 @@ from trigger_nn.card import FirmwareConfig, MlpConfig
 from trigger_nn.compile import build_firmware
 from trigger_nn.errors import ToolError
 from trigger_nn.firmware import hls, vendor
+from trigger_nn.firmware.top import BUILD_SCRIPTS
 from trigger_nn.firmware.vendor import HlsBuildOptions, VendorTool
 
 DATA = Path(__file__).parent / "data" / "vendor"
@@ -365,11 +366,12 @@ def test_dry_run_follows_the_build_options(project: Project) -> None:
     assert next(c for c in calls if c.command == "open_project").args == (f"{TOP}_prj",)
 
 
-def test_dry_run_of_da4mls_script_implements_every_source_out_of_context(project: Project) -> None:
-    calls = vendor.check_vivado_project(project.rtl, part=FW.part, top=TOP, clock_period_ns=FW.clock_period_ns)
+def test_dry_run_of_da4mls_script_implements_the_shipped_top_out_of_context(project: Project) -> None:
+    calls = vendor.check_vivado_project(project.rtl, part=FW.part, top=f"{TOP}_top", clock_period_ns=5.0)
     by = {c.command: c for c in reversed(calls)}
     assert by["create_project"].option("-part") == FW.part
-    assert by["synth_design"].option("-top") == TOP and by["synth_design"].option("-mode") == "out_of_context"
+    # the top level with the valid strobe and the reset, as packaged, not da4ml's bare pipeline
+    assert by["synth_design"].option("-top") == f"{TOP}_top" and by["synth_design"].option("-mode") == "out_of_context"
     src = (project.rtl / "src").resolve()
     read = {f for c in calls if c.command == "read_verilog" for f in c.files}
     assert read == set(src.glob("*.v")) | set((src / "static").glob("*.v"))
@@ -379,6 +381,8 @@ def test_dry_run_of_da4mls_script_implements_every_source_out_of_context(project
     commands = [c.command for c in calls]
     assert commands.index("synth_design") < commands.index("place_design") < commands.index("route_design")
     assert not (project.rtl / f"output_{TOP}").exists()
+    for script in (hdl / name for hdl in (project.rtl, project.vhdl) for name in BUILD_SCRIPTS):  # Quartus too
+        assert 'set top_module "${project_name}_top"' in script.read_text(), script
 
 
 def test_project_checks_list_what_is_wrong(project: Project, tmp_path: Path) -> None:
@@ -391,14 +395,19 @@ def test_project_checks_list_what_is_wrong(project: Project, tmp_path: Path) -> 
     with pytest.raises(ToolError, match=rf"build_prj\.tcl:\d+: add_files reads .*firmware/{TOP}\.cpp, which does not"):
         vendor.check_hls_project(hls_copy, part=FW.part, top=TOP, clock_period_ns=5.0)
 
+    top = f"{TOP}_top"
     with pytest.raises(ToolError, match=r"tiny\.xdc creates clocks of \[5\.0\] ns, not one of the card's 4\.0 ns"):
-        vendor.check_vivado_project(project.rtl, part=FW.part, top=TOP, clock_period_ns=4.0)
+        vendor.check_vivado_project(project.rtl, part=FW.part, top=top, clock_period_ns=4.0)
     with pytest.raises(ToolError, match=r"synth_design is .*, not `-top wrong -mode out_of_context`"):
         vendor.check_vivado_project(project.rtl, part=FW.part, top="wrong", clock_period_ns=5.0)
     rtl_copy = Path(shutil.copytree(project.rtl, tmp_path / "rtl"))
-    (rtl_copy / "src" / f"{TOP}.xdc").unlink()
+    xdc = rtl_copy / "src" / f"{TOP}.xdc"
+    xdc.write_text(xdc.read_text().split("# tiny_top's control ports")[0])  # as da4ml wrote it
+    with pytest.raises(ToolError, match=r"constrains no clock or I/O delay on the ports \['rst', 'inp_valid', 'out"):
+        vendor.check_vivado_project(rtl_copy, part=FW.part, top=top, clock_period_ns=5.0)
+    xdc.unlink()
     with pytest.raises(ToolError, match=r"no read_xdc: the design would be untimed"):
-        vendor.check_vivado_project(rtl_copy, part=FW.part, top=TOP, clock_period_ns=5.0)
+        vendor.check_vivado_project(rtl_copy, part=FW.part, top=top, clock_period_ns=5.0)
 
 
 @pytest.mark.parametrize(

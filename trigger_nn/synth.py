@@ -36,7 +36,7 @@ def _vendor(card: Card, compiled: CompileResult, project: Path) -> dict[str, Any
         vendor.check_da4ml_hls_project(
             compiled.hls_dir, part=fw.part, top=card.name, clock_period_ns=fw.clock_period_ns
         )
-    vendor.check_vivado_project(compiled.rtl_dir, part=fw.part, top=card.name, clock_period_ns=fw.clock_period_ns)
+    vendor.check_vivado_project(compiled.rtl_dir, part=fw.part, top=compiled.top, clock_period_ns=fw.clock_period_ns)
     checked = ("hls/build_prj.tcl" if by_hls4ml else "hls/build_vitis_prj.tcl", "rtl/build_vivado_prj.tcl")
     log.info("vendor scripts dry-run in Tcl and checked (part, top, clock, sources, steps): %s", ", ".join(checked))
     hls_tool = shutil.which(vendor.VITIS_HLS_ARGV[0])

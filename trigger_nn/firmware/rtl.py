@@ -165,6 +165,7 @@ def write_hdl(pipeline: Any, out_dir: Path, fw: FirmwareConfig, *, top: str, fla
     )
     rtl.write()
     write_top(pipeline, Path(out_dir) / "src", name=top, flavor=flavor)
+    top_level.build_the_top(out_dir)
     inp, out = bus_format(pipeline.inp_qint), bus_format(pipeline.out_qint)
     ip.write(out_dir, top, flavor=flavor, part=fw.part, inp=inp, out=out, latency=len(pipeline.solutions),
              clock_period_ns=fw.clock_period_ns)  # fmt: skip

@@ -33,9 +33,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..artifacts import BusFormat
+from ..errors import ConversionError
 
 #: ports of the top level, as the testbenches and the interface sheet name them
 CLOCK, RESET, INP_VALID, INP, OUT_VALID, OUT = "clk", "rst", "inp_valid", "model_inp", "out_valid", "model_out"
+TOP_PORTS = (CLOCK, RESET, INP_VALID, INP, OUT_VALID, OUT)
 
 
 def top_name(name: str) -> str:
@@ -172,9 +174,39 @@ end architecture rtl;
 """
 
 
+#: the control ports' I/O delays, appended to da4ml's .xdc and .sdc (which constrain clk and the two buses with
+#: the same variables), so that a vendor build of ``<name>_top`` times every port
+CONTROL_CONSTRAINTS = f"""
+# {{top}}'s control ports (trigger_nn.firmware.top), with the delays of the buses
+set_input_delay -clock sys_clk -max $delay_max [get_ports {{{{{INP_VALID} {RESET}}}}}]
+set_input_delay -clock sys_clk -min $delay_min [get_ports {{{{{INP_VALID} {RESET}}}}}]
+set_output_delay -clock sys_clk -max $delay_max [get_ports {{{{{OUT_VALID}}}}}]
+set_output_delay -clock sys_clk -min $delay_min [get_ports {{{{{OUT_VALID}}}}}]
+"""
+
+
+#: how da4ml's build_vivado_prj.tcl and build_quartus_prj.tcl name the module they build
+DA4ML_BUILD_TOP = 'set top_module "${project_name}"'
+BUILD_SCRIPTS = ("build_vivado_prj.tcl", "build_quartus_prj.tcl")
+
+
+def build_the_top(hdl_dir: Path) -> None:
+    """Make da4ml's vendor build scripts implement ``<name>_top``, what is shipped, rather than its pipeline."""
+    for script in (Path(hdl_dir) / s for s in BUILD_SCRIPTS):
+        text = script.read_text()
+        if text.count(DA4ML_BUILD_TOP) != 1:
+            raise ConversionError(f"{script} does not set its top as `{DA4ML_BUILD_TOP}`: da4ml's script changed")
+        script.write_text(text.replace(DA4ML_BUILD_TOP, DA4ML_BUILD_TOP.removesuffix('"') + '_top"'))
+
+
 def write(src_dir: Path, name: str, *, flavor: str, inp_bits: int, out_bits: int, latency: int) -> Path:
-    """Write ``<name>_top.v`` or ``.vhd`` into da4ml's ``src/``; its path."""
+    """Write ``<name>_top.v`` or ``.vhd`` into da4ml's ``src/`` and constrain its control ports; its path."""
     make, suffix = (verilog, ".v") if flavor == "verilog" else (vhdl, ".vhd")
     path = Path(src_dir) / f"{top_name(name)}{suffix}"
     path.write_text(make(name, inp_bits=inp_bits, out_bits=out_bits, latency=latency))
+    for constraints in (Path(src_dir) / f"{name}{ext}" for ext in (".xdc", ".sdc")):
+        text = constraints.read_text()
+        if "sys_clk" not in text or "$delay_max" not in text:
+            raise ConversionError(f"{constraints} has no sys_clk clock or $delay_max: da4ml's constraints changed")
+        constraints.write_text(text.rstrip("\n") + "\n" + CONTROL_CONSTRAINTS.format(top=top_name(name)))
     return path

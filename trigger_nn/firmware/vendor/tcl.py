@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...errors import ToolError
+from ..top import TOP_PORTS
 from .reports import vivado_report_paths
 from .run import SYNTH_AND_COSIM, HlsBuildOptions, VendorTool, _require_file
 
@@ -419,7 +420,8 @@ def check_vivado_project(rtl_dir: Path, *, part: str, top: str, clock_period_ns:
     """Dry-run ``build_vivado_prj.tcl`` (and the constraints it reads), and check what it asks of Vivado.
 
     Checked: the part; out-of-context synthesis of ``top``; that every Verilog file and constraint exists and
-    every ``src/*.v`` is read; the clock period in the .xdc; and that the post-route reports go where
+    every ``src/*.v`` is read; the clock period in the .xdc, and a clock or I/O delay on every port of the top
+    level; and that the post-route reports go where
     :func:`read_vivado_report` reads them. ToolError lists every problem.
     """
     rtl_dir = Path(rtl_dir).resolve()
@@ -441,10 +443,15 @@ def check_vivado_project(rtl_dir: Path, *, part: str, top: str, clock_period_ns:
     if not xdcs:
         problems.append("no read_xdc: the design would be untimed (no clock), so WNS would be NA")
     for xdc in (x for x in xdcs if x.is_file()):
-        clocks = [c for c in check_script(xdc, VendorTool.VIVADO) if c.command == "create_clock"]
-        periods = [float(c.option("-period") or "nan") for c in clocks]
+        constraints = check_script(xdc, VendorTool.VIVADO)
+        periods = [float(c.option("-period") or "nan") for c in constraints if c.command == "create_clock"]
         if periods != [clock_period_ns]:
             problems.append(f"{xdc} creates clocks of {periods} ns, not one of the card's {clock_period_ns} ns")
+        constrained = {
+            p.removesuffix("[*]") for c in constraints if c.command == "get_ports" for p in c.args[0].split()
+        }
+        if unconstrained := [p for p in TOP_PORTS if p not in constrained]:
+            problems.append(f"{xdc} constrains no clock or I/O delay on the ports {unconstrained} of {top}")
     written = {Path(c.option("-file") or "") for c in calls if c.command.startswith("report_")}
     for report in vivado_report_paths(rtl_dir):
         if report not in written:
