@@ -215,8 +215,9 @@ def run(card: Card, project: Path, cluster: Cluster | None = None) -> VerifyResu
     out_of_range_mismatches = int(np.sum(np.any(keras(outside) != keras(wrapped), axis=1)))
     writer = writer_of(compiled.hls_dir)
     csim_model = c_simulation(compiled.hls_dir)
-    emu = RTLEmulation(compiled.rtl_dir, project / "verify" / "rtl_emulation", card.firmware, top=card.name)
-    sims = Simulators.of(card, compiled, csim_model.library, project / "verify" / "rtl_emulation", info.input_shape)
+    emulation_dir = project / "verify" / "rtl_emulation"
+    emu = RTLEmulation(compiled.rtl_dir, emulation_dir, card.firmware, top=card.name)
+    sims = Simulators.of(card, compiled, csim_model.library, emulation_dir, info.input_shape)
     _LOADED.clear()  # an earlier verify's, in this process
     _LOADED[sims.key] = (csim_model, emu)
     if cluster is None:

@@ -251,15 +251,13 @@ class CSimulation:
 
         self._project_dir = Path(project_dir).resolve()
         self._graph = hls4ml.converters.link_existing_project(str(self._project_dir))
-        config = self._graph.config
-        # hls4ml 1.3's build_lib.sh names it firmware/<project>-<stamp>.so
-        self.library = (
-            self._project_dir / "firmware" / f"{config.get_project_name()}-{config.get_config_value('Stamp')}.so"
-        )
         if library is not None:  # loaded as hls4ml's _compile loads it, without building it again
-            self._graph._top_function_lib = ctypes.cdll.LoadLibrary(str(_require_library(library)))
-            self.library = Path(library)
+            self.library = _require_library(library)
+            self._graph._top_function_lib = ctypes.cdll.LoadLibrary(str(self.library))
             return
+        config = self._graph.config  # hls4ml 1.3's build_lib.sh names it firmware/<project>-<stamp>.so
+        stamp = config.get_config_value("Stamp")
+        self.library = self._project_dir / "firmware" / f"{config.get_project_name()}-{stamp}.so"
         try:
             self._graph.compile()
         except Exception as err:
